@@ -1,0 +1,23 @@
+// Command paperbench validates, grades and reports PaperBench rubrics and submissions.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+var rootCmd = &cobra.Command{
+	Use:           "paperbench",
+	Short:         "Validate rubrics, grade submissions and report PaperBench results",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "paperbench:", err)
+		os.Exit(1)
+	}
+}
