@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/latentlab/latent/kernels"
+	"github.com/latentlab/latent/model"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var (
+		dir                    string
+		steps, prefill, decode int
+		strategy               string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure prefill and decode speed against the memory bandwidth measured in the same run",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if steps < 1 || prefill < 1 || decode < 1 {
+				return fmt.Errorf("--steps, --prefill and --tokens must be positive")
+			}
+			return runBench(dir, steps, prefill, decode, strategy)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "model", "", "model folder")
+	f.IntVar(&steps, "steps", 32, "recurrence steps r")
+	f.IntVar(&prefill, "prefill", 64, "prompt length for the prefill measurement")
+	f.IntVar(&decode, "tokens", 4, "tokens to decode")
+	f.StringVar(&strategy, "cache", "full", "KV cache lookup strategy")
+	cmd.MarkFlagRequired("model")
+	rootCmd.AddCommand(cmd)
+}
+
+// decodeBytes is the weight bytes one decoded token reads: prelude, r × (adapter + core), coda,
+// and the output head.
+func decodeBytes(w *model.Weights, steps int) int64 {
+	var blocks = func(bs []model.Block) (n int64) {
+		for i := range bs {
+			b := &bs[i]
+			n += b.Wqkv.Bytes() + b.Proj.Bytes() + b.FC.Bytes() + b.MLPProj.Bytes()
+		}
+		return n
+	}
+	return blocks(w.Prelude) + int64(steps)*(w.Adapter.Bytes()+blocks(w.Core)) + blocks(w.Coda) + w.Head.Bytes()
+}
+
+func runBench(dir string, steps, prefill, decode int, strategy string) error {
+	start := time.Now()
+	m, err := model.Load(dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	fmt.Printf("loaded %s in %.2fs (%.2f GB of weights)\n", dir, time.Since(start).Seconds(), float64(m.Weights.Bytes())/1e9)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]int, prefill)
+	for i := range ids {
+		ids[i] = rng.IntN(m.Config.VocabSize)
+	}
+	t0 := time.Now()
+	if _, err := m.Forward(ids, model.ForwardOptions{Steps: steps}); err != nil {
+		return err
+	}
+	pre := time.Since(t0)
+	fmt.Printf("prefill  %d tokens × r=%d: %.2fs, %.2f tokens/s\n", prefill, steps, pre.Seconds(), float64(prefill)/pre.Seconds())
+
+	cache, err := model.NewCache(m.Config, strategy)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Forward(ids[:1], model.ForwardOptions{Steps: steps, Cache: cache}); err != nil {
+		return err
+	}
+	t1 := time.Now()
+	for i := 0; i < decode; i++ {
+		if _, err := m.Forward([]int{ids[(1+i)%prefill]}, model.ForwardOptions{Steps: steps, Cache: cache, Pos: 1 + i}); err != nil {
+			return err
+		}
+	}
+	dec := time.Since(t1).Seconds() / float64(decode)
+	bytes := decodeBytes(m.Weights, steps)
+	bw := kernels.MeasureBandwidth(1 << 30)
+	bound := float64(bytes) / (bw * 1e9)
+	fmt.Printf("decode   %d tokens × r=%d: %.3fs/token, %.3f tokens/s, %.2f GB of weights per token\n", decode, steps, dec, 1/dec, float64(bytes)/1e9)
+	fmt.Printf("         effective %.1f GB/s of weights; memory read bandwidth measured now %.1f GB/s\n", float64(bytes)/dec/1e9, bw)
+	fmt.Printf("         time per token / bandwidth bound (%.3fs) = %.2f×\n", bound, dec/bound)
+	fmt.Printf("memory   peak resident %.2f GB; weights %.2f GB + KV cache %.4f GB\n", peakRSS()/1e9, float64(m.Weights.Bytes())/1e9, float64(cache.Bytes())/1e9)
+	return nil
+}
+
+// peakRSS reads the process's peak resident set size (VmHWM) in bytes, 0 if unknown.
+func peakRSS() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}

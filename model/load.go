@@ -1,0 +1,152 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/latentlab/latent/safetensors"
+)
+
+// Load opens a model folder (config.json plus model.safetensors or a sharded index), checks every
+// tensor against the config and maps the weights without copying them: fp32 and bf16 stay as
+// stored (zero-copy views of the mapped files); f16 is widened to fp32 at load.
+func Load(dir string) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	ckpt, err := safetensors.OpenCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := bindWeights(cfg, ckpt)
+	if err != nil {
+		ckpt.Close()
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	m := New(cfg, w)
+	m.closer = ckpt
+	return m, nil
+}
+
+// CheckTensors compares a checkpoint's tensors with the ones the config implies and lists every
+// missing, unexpected, mis-shaped or unusable tensor in one error.
+func CheckTensors(cfg *Config, ckpt *safetensors.Checkpoint) error {
+	var problems []string
+	want := map[string]bool{}
+	for _, spec := range cfg.TensorSpecs() {
+		want[spec.Name] = true
+		t, ok := ckpt.Tensor(spec.Name)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("missing tensor %q %v", spec.Name, spec.Shape))
+			continue
+		}
+		problems = append(problems, tensorProblems(t, spec.Shape)...)
+	}
+	optional := cfg.OptionalTensors()
+	for _, name := range ckpt.Names() {
+		if want[name] {
+			continue
+		}
+		if shape, ok := optional[name]; ok {
+			if t, _ := ckpt.Tensor(name); name != "freqs_cis" && !slices.Equal(t.Shape, shape) {
+				problems = append(problems, fmt.Sprintf("tensor %q in %s: shape %v does not match config %v", name, t.File, t.Shape, shape))
+			}
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("unexpected tensor %q", name))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func tensorProblems(t safetensors.Tensor, shape []int) []string {
+	var p []string
+	if !slices.Equal(t.Shape, shape) {
+		p = append(p, fmt.Sprintf("tensor %q in %s: shape %v does not match config %v", t.Name, t.File, t.Shape, shape))
+	}
+	switch t.DType {
+	case "F32", "BF16", "F16":
+	default:
+		p = append(p, fmt.Sprintf("tensor %q in %s: unsupported dtype %s (want F32, BF16 or F16)", t.Name, t.File, t.DType))
+	}
+	return p
+}
+
+// binder reads tensors from a checked checkpoint; the first failure is kept in err.
+type binder struct {
+	ckpt *safetensors.Checkpoint
+	err  error
+}
+
+func (b *binder) matrix(name string) Matrix {
+	t, _ := b.ckpt.Tensor(name)
+	m := Matrix{Rows: t.Shape[0], Cols: numElements(t.Shape) / t.Shape[0]}
+	var err error
+	if t.DType == "BF16" {
+		m.BF16, err = t.BF16s()
+	} else {
+		m.F32, err = t.ToFloat32()
+	}
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return m
+}
+
+func (b *binder) vector(name string) []float32 {
+	t, _ := b.ckpt.Tensor(name)
+	v, err := t.ToFloat32()
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return v
+}
+
+func (b *binder) block(cfg *Config, stage Stage, i int) Block {
+	p := blockPrefix(stage, i)
+	blk := Block{
+		Norm1: b.vector(p + "norm_1.weight"), Norm2: b.vector(p + "norm_2.weight"),
+		Norm3: b.vector(p + "norm_3.weight"), Norm4: b.vector(p + "norm_4.weight"),
+		Wqkv: b.matrix(p + "attn.Wqkv.weight"), Proj: b.matrix(p + "attn.proj.weight"),
+		FC: b.matrix(p + "mlp.fc.weight"), MLPProj: b.matrix(p + "mlp.proj.weight"),
+	}
+	if cfg.QKBias {
+		blk.QKBias = b.vector(p + "attn.qk_bias")
+	}
+	return blk
+}
+
+func (b *binder) blocks(cfg *Config, stage Stage, n int) []Block {
+	out := make([]Block, n)
+	for i := range out {
+		out[i] = b.block(cfg, stage, i)
+	}
+	return out
+}
+
+// bindWeights checks the checkpoint and builds Weights that view its tensors.
+func bindWeights(cfg *Config, ckpt *safetensors.Checkpoint) (*Weights, error) {
+	if err := CheckTensors(cfg, ckpt); err != nil {
+		return nil, err
+	}
+	b := &binder{ckpt: ckpt}
+	w := &Weights{
+		Embedding: b.matrix("transformer.wte.weight"),
+		Adapter:   b.matrix("transformer.adapter.weight"),
+		LnF:       b.vector("transformer.ln_f.weight"),
+		Prelude:   b.blocks(cfg, StagePrelude, cfg.NLayersPrelude),
+		Core:      b.blocks(cfg, StageCore, cfg.NLayersCore),
+		Coda:      b.blocks(cfg, StageCoda, cfg.NLayersCoda),
+	}
+	w.Head = w.Embedding
+	if !cfg.TieEmbeddings {
+		w.Head = b.matrix("lm_head.weight")
+	}
+	return w, b.err
+}
