@@ -1,0 +1,136 @@
+package model
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/latentlab/latent/kernels"
+	"github.com/latentlab/latent/safetensors"
+)
+
+// ConvertOptions configure Convert.
+type ConvertOptions struct {
+	Shards   int             // output shard count (1: a single model.safetensors)
+	Progress func(bytes int) // called as output bytes are produced; may be nil
+}
+
+// sideFiles are the files of a Hugging Face model folder copied unchanged by Convert.
+var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"}
+
+// ConvertToBF16 rewrites the checkpoint in dir as bf16 (round to nearest even) into out: the
+// parameters only (the duplicated lm_head of a tied model and the freqs_cis buffer are dropped),
+// config.json with torch_dtype bfloat16, and the tokenizer and generation files copied. The output
+// is built in a temporary folder beside out and renamed into place only when complete, so a failed
+// or interrupted conversion leaves no half model at out.
+func ConvertToBF16(in, out string, opt ConvertOptions) error {
+	cfg, err := LoadConfig(filepath.Join(in, "config.json"))
+	if err != nil {
+		return err
+	}
+	ckpt, err := safetensors.OpenCheckpoint(in)
+	if err != nil {
+		return err
+	}
+	defer ckpt.Close()
+	if err := CheckTensors(cfg, ckpt); err != nil {
+		return fmt.Errorf("convert %s: %w", in, err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		return fmt.Errorf("convert: output %s already exists", out)
+	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := writeBF16(cfg, ckpt, in, tmp, opt); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+func writeBF16(cfg *Config, ckpt *safetensors.Checkpoint, in, tmp string, opt ConvertOptions) error {
+	conv := *cfg
+	conv.TorchDtype = "bfloat16"
+	if err := writeConfig(&conv, tmp); err != nil {
+		return err
+	}
+	for _, name := range sideFiles {
+		if err := copyIfPresent(filepath.Join(in, name), filepath.Join(tmp, name)); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+	}
+	var tensors []safetensors.WriteTensor
+	for _, spec := range cfg.TensorSpecs() {
+		t, _ := ckpt.Tensor(spec.Name)
+		tensors = append(tensors, safetensors.WriteTensor{
+			Name: spec.Name, DType: "BF16", Shape: t.Shape,
+			Fill: func(w io.Writer) error { return fillBF16(w, t, opt.Progress) },
+		})
+	}
+	return safetensors.WriteSharded(tmp, tensors, max(opt.Shards, 1), map[string]string{"format": "pt"})
+}
+
+// fillBF16 streams one tensor rounded to bf16 in chunks, converting each chunk on all cores.
+func fillBF16(w io.Writer, t safetensors.Tensor, progress func(int)) error {
+	const chunk = 1 << 22
+	n := t.NumElements()
+	buf := make([]byte, 2*min(n, chunk))
+	for done := 0; done < n; done += chunk {
+		part := min(chunk, n-done)
+		if err := toBF16Bytes(buf[:2*part], t, done, part); err != nil {
+			return err
+		}
+		if _, err := w.Write(buf[:2*part]); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(2 * part)
+		}
+	}
+	return nil
+}
+
+// toBF16Bytes writes elements [from, from+n) of t as little-endian bf16 into dst.
+func toBF16Bytes(dst []byte, t safetensors.Tensor, from, n int) error {
+	size := t.DType.Size()
+	if t.DType == "BF16" {
+		copy(dst, t.Data[2*from:2*(from+n)])
+		return nil
+	}
+	part := t
+	part.Shape = []int{n}
+	part.Data = t.Data[size*from : size*(from+n)]
+	vals, err := part.ToFloat32()
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	kernels.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			binary.LittleEndian.PutUint16(dst[2*i:], kernels.Float32ToBF16(vals[i]))
+		}
+	})
+	return nil
+}
+
+// copyIfPresent copies src to dst atomically; a missing src is not an error.
+func copyIfPresent(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(dst, data)
+}
