@@ -91,6 +91,9 @@ func WriteRandomCheckpoint(cfg *Config, dir string, opt InitOptions) error {
 	if opt.Shards < 1 || opt.Shards > 999 {
 		return fmt.Errorf("init: shards %d must be between 1 and 999", opt.Shards)
 	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
 	if cfg.InitValues["std"] <= 0 || cfg.InitValues["out_proj"] <= 0 {
 		cfg.SetInitValues()
 	}
