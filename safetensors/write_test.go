@@ -286,8 +286,10 @@ func TestWriteShardedRoundTrip(t *testing.T) {
 func checkIndex(t *testing.T, dir string, tensors []WriteTensor, shardNames []string) {
 	t.Helper()
 	var index struct {
-		Metadata  struct{ TotalSize int64 `json:"total_size"` } `json:"metadata"`
-		WeightMap map[string]string                              `json:"weight_map"`
+		Metadata struct {
+			TotalSize int64 `json:"total_size"`
+		} `json:"metadata"`
+		WeightMap map[string]string `json:"weight_map"`
 	}
 	if err := json.Unmarshal(readFile(t, filepath.Join(dir, IndexFileName)), &index); err != nil {
 		t.Fatal(err)
