@@ -79,6 +79,7 @@ func TestCheckpointIndexErrors(t *testing.T) {
 		{"no weight map", two, `{"metadata":{}}`, `no "weight_map" object`},
 		{"weight map not an object", two, `{"weight_map":[]}`, "weight_map: expected a JSON object"},
 		{"malformed index", two, `{"weight_map":{`, "malformed JSON"},
+		{"shard is a folder", two, `{"weight_map":{"a":"."}}`, "is not a regular file"},
 		{"bad shard", map[string][]string{"s1.safetensors": {"a"}}, `{"weight_map":{"a":"s1.safetensors","b":"index.bad"}}`, "too short"},
 	}
 	for _, c := range cases {

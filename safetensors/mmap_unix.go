@@ -23,6 +23,8 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	size := st.Size()
 	switch {
+	case !st.Mode().IsRegular():
+		return nil, nil, fmt.Errorf("%s is not a regular file", path)
 	case size == 0: // mmap refuses empty lengths; the parser reports the short file
 		return []byte{}, func() error { return nil }, nil
 	case size > math.MaxInt:
