@@ -8,27 +8,45 @@ package kernels
 
 import "math"
 
-// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights.
+// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights: a matrix-vector product for a
+// single row (decode, memory-bound) and a blocked matrix product otherwise (prefill, training).
 func Linear(out, x, w []float32, m, k, n int) {
+	if m == 1 {
+		gemvF32(out[:n], x[:k], w[:n*k], k, n)
+		return
+	}
+	gemmF32(out[:m*n], x[:m*k], w[:n*k], m, k, n)
+}
+
+// LinearBF16 computes out[m×n] = x[m×k] · w[n×k]ᵀ where w holds bfloat16 bit patterns; the
+// weights are widened to fp32 inside the kernels and never stored wider.
+func LinearBF16(out, x []float32, w []uint16, m, k, n int) {
+	if m == 1 {
+		gemvBF16(out[:n], x[:k], w[:n*k], k, n)
+		return
+	}
+	gemmBF16(out[:m*n], x[:m*k], w[:n*k], m, k, n)
+}
+
+// linearGeneric is the portable reference for Linear.
+func linearGeneric(out, x, w []float32, m, k, n int) {
 	for i := 0; i < m; i++ {
 		xi := x[i*k : i*k+k]
 		oi := out[i*n : i*n+n]
 		for j := 0; j < n; j++ {
-			oi[j] = Dot(xi, w[j*k:j*k+k])
+			oi[j] = dotGeneric(xi, w[j*k:j*k+k])
 		}
 	}
 }
 
-// LinearBF16 computes out[m×n] = x[m×k] · w[n×k]ᵀ where w holds bfloat16 bit patterns; the
-// weights are widened to fp32 inside the loop and never stored wider.
-func LinearBF16(out, x []float32, w []uint16, m, k, n int) {
+// linearBF16Generic is the portable reference for LinearBF16.
+func linearBF16Generic(out, x []float32, w []uint16, m, k, n int) {
 	for i := 0; i < m; i++ {
 		xi := x[i*k : i*k+k]
 		oi := out[i*n : i*n+n]
 		for j := 0; j < n; j++ {
-			row := w[j*k : j*k+k]
 			var s float32
-			for p, b := range row {
+			for p, b := range w[j*k : j*k+k] {
 				s += xi[p] * BF16ToFloat32(b)
 			}
 			oi[j] = s
@@ -37,7 +55,9 @@ func LinearBF16(out, x []float32, w []uint16, m, k, n int) {
 }
 
 // Dot returns Σ a[i]·b[i] over len(a) elements.
-func Dot(a, b []float32) float32 {
+func Dot(a, b []float32) float32 { return dotGeneric(a, b) }
+
+func dotGeneric(a, b []float32) float32 {
 	var s float32
 	b = b[:len(a)]
 	for i, v := range a {
