@@ -1,11 +1,213 @@
 package kernels
 
-// gemmF32 computes out[m×n] = x[m×k] · w[n×k]ᵀ; rows of x are split across the pool.
-func gemmF32(out, x, w []float32, m, k, n int) {
-	Parallel(m, func(lo, hi int) { linearGeneric(out[lo*n:hi*n], x[lo*k:hi*k], w, hi-lo, k, n) })
+// The blocked matrix product behind Linear (m > gemvRows), LinearBF16, MatMul and
+// AccumulateTransposed, in the Goto/BLIS arrangement: C[m×n] (=|+=) A[m×k] · B[k×n] is cut
+// into kc-deep slabs; each slab of B (nc columns) and of A (mc rows) is packed into micro-panels
+// that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
+// the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
+// operands' layouts (transposed or not, fp32 or bf16).
+
+// operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
+// element (i, p) is f32[i*rs+p*cs] or, for bf16 weights, bf16[i*rs+p*cs]. One of rs and cs
+// is 1. A is indexed (row, p) and B by its transpose, (column, p).
+type operand struct {
+	f32    []float32
+	bf16   []uint16
+	rs, cs int
 }
 
-// gemmBF16 computes out[m×n] = x[m×k] · w[n×k]ᵀ for bf16 weights.
-func gemmBF16(out, x []float32, w []uint16, m, k, n int) {
-	Parallel(m, func(lo, hi int) { linearBF16Generic(out[lo*n:hi*n], x[lo*k:hi*k], w, hi-lo, k, n) })
+// rowMajor views a row-major matrix with the given row length as rows indexed (row, p).
+func rowMajor(a []float32, cols int) operand { return operand{f32: a, rs: cols, cs: 1} }
+
+// colMajor views a row-major matrix with the given row length by its transpose: element
+// (i, p) is a[p*cols+i].
+func colMajor(a []float32, cols int) operand { return operand{f32: a, rs: 1, cs: cols} }
+
+// weightsF32 views Linear weights w[n×k] as B's transpose.
+func weightsF32(w []float32, k int) operand { return rowMajor(w, k) }
+
+// weightsBF16 views bf16 Linear weights w[n×k] as B's transpose.
+func weightsBF16(w []uint16, k int) operand { return operand{bf16: w, rs: k, cs: 1} }
+
+// from returns the operand starting at index i.
+func (o operand) from(i int) operand {
+	if o.bf16 != nil {
+		o.bf16 = o.bf16[i*o.rs:]
+	} else {
+		o.f32 = o.f32[i*o.rs:]
+	}
+	return o
+}
+
+// pack writes indices i0..i0+count (count ≤ width) of p0..p0+kc into one micro-panel:
+// panel[p*width+r] = element (i0+r, p0+p); the rest of the panel must already be zero. It
+// serves operands whose rows run along p (cs == 1); scatterPanels serves the others.
+func (o operand) pack(s *isa, panel []float32, i0, count, p0, kc, width int) {
+	switch {
+	case o.bf16 != nil: // cs == 1
+		src := o.bf16[i0*o.rs+p0:]
+		done := s.transposedBody(count, kc, width)
+		if done > 0 {
+			_ = src[(count-1)*o.rs+kc-1]
+			s.packBF16(&panel[0], &src[0], o.rs, done, width)
+		}
+		for r := range count {
+			for p, b := range src[r*o.rs+done : r*o.rs+kc] {
+				panel[(p+done)*width+r] = BF16ToFloat32(b)
+			}
+		}
+	default: // cs == 1
+		src := o.f32[i0*o.rs+p0:]
+		done := s.transposedBody(count, kc, width)
+		switch {
+		case done > 0:
+			_ = src[(count-1)*o.rs+kc-1]
+			s.packF32(&panel[0], &src[0], o.rs, done, width)
+		case s.pack6F32 != nil && count == 6 && width == 6 && kc >= 8:
+			done = kc &^ 7
+			_, _ = src[5*o.rs+kc-1], panel[:len(panel)+2] // the kernel spills 2 floats past the panel
+			s.pack6F32(&panel[0], &src[0], o.rs, done)
+		}
+		for r := range count {
+			for p, v := range src[r*o.rs+done : r*o.rs+kc] {
+				panel[(p+done)*width+r] = v
+			}
+		}
+	}
+}
+
+// transposedBody returns how many of kc steps the assembly transposing pack covers for a
+// panel of count rows out of width: whole 8×8 blocks of a full panel whose width is a
+// multiple of 8, or none.
+func (s *isa) transposedBody(count, kc, width int) int {
+	if s.packF32 == nil || count != width || width%8 != 0 {
+		return 0
+	}
+	return kc &^ 7
+}
+
+// packPanels packs indices i0..i0+count of p0..p0+kc into ⌈count/width⌉ micro-panels of kc×width,
+// zero-padding the last one.
+func (o operand) packPanels(s *isa, dst []float32, i0, count, p0, kc, width int) {
+	if o.rs == 1 && o.bf16 == nil {
+		o.scatterPanels(dst, i0, count, p0, kc, width)
+		return
+	}
+	for q := 0; q < count; q += width {
+		panel := dst[q*kc : (q+width)*kc]
+		w := min(width, count-q)
+		if w < width {
+			clear(panel)
+		}
+		o.pack(s, panel, i0+q, w, p0, kc, width)
+	}
+}
+
+// scatterPanels is packPanels for an operand whose indices i are contiguous (rs == 1): each of
+// the kc source rows is read once, left to right, and dealt out to the panels.
+func (o operand) scatterPanels(dst []float32, i0, count, p0, kc, width int) {
+	if rem := count % width; rem != 0 {
+		clear(dst[(count-rem)*kc : (count-rem+width)*kc])
+	}
+	for p := range kc {
+		row := o.f32[(p0+p)*o.cs+i0:][:count]
+		for q := 0; q < count; q += width {
+			at := q*kc + p*width
+			copy(dst[at:at+min(width, count-q)], row[q:])
+		}
+	}
+}
+
+func roundUp(n, multiple int) int { return (n + multiple - 1) / multiple * multiple }
+
+// gemm computes C (=|+=) A·B where C is m×n with row stride ldc, A is m×k and bt is B's
+// transpose (n×k). For each kc×nc slab of B the workers first pack the slab together, then
+// compute it: split by rows of C when there are enough (each worker packing its own A blocks),
+// by columns otherwise (each packing all of the few rows of A).
+func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	s := fast
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !add {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	// Buffers are allocated per call and sized to the product: a pool would keep up to a slab
+	// per concurrent caller alive between calls, for a saving that is small next to the work.
+	b := make([]float32, min(s.kc, k)*roundUp(min(s.nc, n), s.nr))
+	rowPanels := (m + s.mr - 1) / s.mr
+	byRows := rowPanels >= 2*Workers()
+	for jc := 0; jc < n; jc += s.nc {
+		nb := min(s.nc, n-jc)
+		colPanels := (nb + s.nr - 1) / s.nr
+		for pc := 0; pc < k; pc += s.kc {
+			kb := min(s.kc, k-pc)
+			Parallel(colPanels, func(lo, hi int) {
+				bt.packPanels(s, b[lo*s.nr*kb:], jc+lo*s.nr, min(hi*s.nr, nb)-lo*s.nr, pc, kb, s.nr)
+			})
+			blk := block{s: s, c: c[jc:], ldc: ldc, a: a, b: b, pc: pc, kb: kb, add: add || pc > 0}
+			if byRows {
+				Parallel(rowPanels, func(lo, hi int) { blk.run(lo*s.mr, min(hi*s.mr, m), 0, nb) })
+			} else {
+				Parallel(colPanels, func(lo, hi int) { blk.run(0, m, lo*s.nr, min(hi*s.nr, nb)) })
+			}
+		}
+	}
+}
+
+// block is one packed kc-deep slab of B, to be multiplied by the matching slab of A.
+type block struct {
+	s      *isa
+	c      []float32 // C from the slab's first column
+	ldc    int
+	a      operand
+	b      []float32 // the packed slab
+	pc, kb int       // the slab's first index and depth along k
+	add    bool
+}
+
+// run computes rows i0..i1 and slab columns j0..j1 (j0 a multiple of nr) of the product,
+// packing A in blocks of mc rows.
+func (blk *block) run(i0, i1, j0, j1 int) {
+	s, kb := blk.s, blk.kb
+	aSize := roundUp(min(s.mc, i1-i0), s.mr) * kb
+	scratch := make([]float32, aSize+2+s.mr*s.nr) // packed A, pack6F32's spill, an edge tile
+	packedA, edge := scratch[:aSize], scratch[aSize+2:]
+	for ic := i0; ic < i1; ic += s.mc {
+		mb := min(s.mc, i1-ic)
+		blk.a.packPanels(s, packedA, ic, mb, blk.pc, kb, s.mr)
+		for jr := j0; jr < j1; jr += s.nr {
+			for ir := 0; ir < mb; ir += s.mr {
+				s.tile(blk.c[(ic+ir)*blk.ldc+jr:], blk.ldc, min(s.mr, mb-ir), min(s.nr, j1-jr), kb,
+					packedA[ir*kb:], blk.b[jr*kb:], blk.add, edge)
+			}
+		}
+	}
+}
+
+// tile runs the micro-kernel for one rows×cols tile of C (at most mr×nr). Partial tiles at the
+// edges go through scratch so the kernel never writes outside C.
+func (s *isa) tile(c []float32, ldc, rows, cols, kc int, a, b []float32, add bool, scratch []float32) {
+	_, _ = a[kc*s.mr-1], b[kc*s.nr-1]
+	if rows == s.mr && cols == s.nr {
+		_ = c[(s.mr-1)*ldc+s.nr-1]
+		s.kernel(kc, &a[0], &b[0], &c[0], ldc, add)
+		return
+	}
+	s.kernel(kc, &a[0], &b[0], &scratch[0], s.nr, false)
+	for r := range rows {
+		dst, src := c[r*ldc:r*ldc+cols], scratch[r*s.nr:r*s.nr+cols]
+		if add {
+			for j, v := range src {
+				dst[j] += v
+			}
+		} else {
+			copy(dst, src)
+		}
+	}
 }

@@ -1,0 +1,84 @@
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// supportedISAs lists the assembly implementations this CPU runs by default, best first.
+func supportedISAs() []*isa {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
+	}
+	return []*isa{{
+		name:   "avx2",
+		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 512,
+		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
+		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
+		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, sumWords: sumWordsAVX2,
+		fmaLoop: fmaLoopAVX2, fmaFlops: 192,
+	}}
+}
+
+// allISAs is supportedISAs plus the AVX-512 implementation where the CPU has AVX-512F. That
+// one is opt-in (LATENT_KERNELS=avx512): it has not yet run on AVX-512 hardware, only passed
+// review; the start-up self-test still guards it.
+func allISAs() []*isa {
+	list := supportedISAs()
+	if list == nil || !cpu.X86.HasAVX512F {
+		return list
+	}
+	return append([]*isa{{
+		name:   "avx512",
+		kernel: gemmKernelAVX512, mr: 12, nr: 32, kc: 256, mc: 144, nc: 512,
+		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
+		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
+		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, sumWords: sumWordsAVX2,
+		fmaLoop: fmaLoopAVX512, fmaFlops: 384,
+	}}, list...)
+}
+
+//go:noescape
+func gemmKernelAVX512(kc int, a, b, c *float32, ldc int, add bool)
+
+//go:noescape
+func gemmKernelAVX2(kc int, a, b, c *float32, ldc int, add bool)
+
+//go:noescape
+func gemvF32AVX512(out, x, w *float32, k, ldw, rows int)
+
+//go:noescape
+func gemvBF16AVX512(out, x *float32, w *uint16, k, ldw, rows int)
+
+//go:noescape
+func gemvF32AVX2(out, x, w *float32, k, ldw, rows int)
+
+//go:noescape
+func gemvBF16AVX2(out, x *float32, w *uint16, k, ldw, rows int)
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(y, x *float32, a float32, n int)
+
+//go:noescape
+func addAVX2(out, a, b *float32, n int)
+
+//go:noescape
+func scaleAVX2(x *float32, a float32, n int)
+
+//go:noescape
+func sumWordsAVX2(w *uint64, n int) uint64
+
+//go:noescape
+func fmaLoopAVX2(n int)
+
+//go:noescape
+func fmaLoopAVX512(n int)
+
+//go:noescape
+func packTransposeF32AVX2(dst, src *float32, rs, kc, width int)
+
+//go:noescape
+func packTransposeBF16AVX2(dst *float32, src *uint16, rs, kc, width int)
+
+//go:noescape
+func packTranspose6F32AVX2(dst, src *float32, rs, kc int)

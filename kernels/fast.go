@@ -1,0 +1,89 @@
+package kernels
+
+import (
+	"os"
+	"strings"
+)
+
+// isa is one assembly implementation of the kernels. fast points at the one in use, or is nil
+// when the portable Go code runs everything.
+type isa struct {
+	name string
+
+	// Packed matrix product: kernel computes an mr×nr tile of C from kc steps of packed A
+	// (kc×mr, element (p, r) at a[p*mr+r]) and packed B (kc×nr, element (p, j) at b[p*nr+j]),
+	// storing into C (row stride ldc elements) or adding to it. kc, mc and nc are the cache
+	// blocks along k, m and n.
+	kernel     func(kc int, a, b, c *float32, ldc int, add bool)
+	mr, nr     int
+	kc, mc, nc int
+
+	// Matrix-vector products over rows×k weights (rows a multiple of 4, k of gemvStep, row
+	// stride ldw elements): out[r] = Σ_p w[r*ldw+p]·x[p].
+	gemvF32  func(out, x, w *float32, k, ldw, rows int)
+	gemvBF16 func(out, x *float32, w *uint16, k, ldw, rows int)
+	gemvStep int
+
+	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
+	// multiples of 8), bf16 widened; nil where the Go loops do it.
+	packF32  func(dst, src *float32, rs, kc, width int)
+	packBF16 func(dst *float32, src *uint16, rs, kc, width int)
+	// pack6F32 is packF32 for width 6 (kc a positive multiple of 8); it writes 2 floats past
+	// dst[kc*6]. Nil where the micro-kernel is not 6 rows high.
+	pack6F32 func(dst, src *float32, rs, kc int)
+
+	// Vector helpers over n elements, n a multiple of vecBlock.
+	dot   func(a, b *float32, n int) float32
+	axpy  func(y, x *float32, a float32, n int)
+	add   func(out, a, b *float32, n int)
+	scale func(x *float32, a float32, n int)
+	// sumWords adds n 64-bit words (n a multiple of 16); it only serves MeasureBandwidth.
+	sumWords func(w *uint64, n int) uint64
+	// fmaLoop runs n iterations of independent FMAs, fmaFlops floating-point operations each;
+	// it only serves MeasurePeak.
+	fmaLoop  func(n int)
+	fmaFlops int
+}
+
+// vecBlock is the element granularity of the vector helpers; callers finish the tail in Go.
+const vecBlock = 16
+
+// fast is the implementation in use; nil selects the portable Go code.
+var fast = chooseISA(os.Getenv("LATENT_KERNELS"))
+
+// rejected names the implementations skipped because they failed their self-test.
+var rejected []string
+
+// chooseISA returns the best implementation that passes its self-test and is not above the
+// one named by limit: "go", "avx2", "avx512" (opt-in: the only way to get it); empty or
+// unknown means the best of the default ones.
+func chooseISA(limit string) *isa {
+	candidates := supportedISAs()
+	switch limit {
+	case "go":
+		return nil
+	case "avx512":
+		candidates = allISAs()
+	}
+	for _, s := range candidates {
+		if err := s.selfTest(); err != nil {
+			rejected = append(rejected, s.name+": "+err.Error())
+			continue
+		}
+		return s
+	}
+	return nil
+}
+
+// Backend names the implementation in use: "avx512", "avx2" or "go", followed by the reason
+// in parentheses when a faster one failed its start-up self-test.
+func Backend() string {
+	name := "go"
+	if fast != nil {
+		name = fast.name
+	}
+	if len(rejected) > 0 {
+		name += " (rejected " + strings.Join(rejected, "; ") + ")"
+	}
+	return name
+}

@@ -1,0 +1,166 @@
+#include "textflag.h"
+
+// GEMM micro-kernels: c[i·ldc+j] (+)= Σ_{p<kc} a[p·MR+i]·b[p·NR+j] for an MR×NR tile, with a
+// and b packed panels (see gemm.go). Each k step loads the NR values of b into two vector registers,
+// broadcasts the MR values of a in turn and issues 2·MR FMAs into the accumulators.
+//
+// Registers: CX kc, SI a, DI b, DX current row of c, R8 ldc in bytes, AX add.
+
+#define GEMM_ARGS \
+	MOVQ kc+0(FP), CX; \
+	MOVQ a+8(FP), SI; \
+	MOVQ b+16(FP), DI; \
+	MOVQ c+24(FP), DX; \
+	MOVQ ldc+32(FP), R8; \
+	SHLQ $2, R8; \
+	MOVBLZX add+40(FP), AX
+
+// FMA_ROW broadcasts a[off] into t and adds t·(b0, b1) to (acc0, acc1).
+#define FMA_ROW(off, t, b0, b1, acc0, acc1) \
+	VBROADCASTSS off(SI), t; \
+	VFMADD231PS b0, t, acc0; \
+	VFMADD231PS b1, t, acc1
+
+// STORE_ROW writes (acc0, acc1) to the current row of c (vector size vs bytes) and moves DX on.
+#define STORE_ROW(vs, acc0, acc1) \
+	VMOVUPS acc0, (DX); \
+	VMOVUPS acc1, vs(DX); \
+	ADDQ R8, DX
+
+// ADD_STORE_ROW is STORE_ROW adding the old contents of the row.
+#define ADD_STORE_ROW(vs, acc0, acc1) \
+	VADDPS (DX), acc0, acc0; \
+	VADDPS vs(DX), acc1, acc1; \
+	STORE_ROW(vs, acc0, acc1)
+
+// func gemmKernelAVX512(kc int, a, b, c *float32, ldc int, add bool)
+TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-41
+	GEMM_ARGS
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	TESTQ CX, CX
+	JZ gemmKernelAVX512_store
+gemmKernelAVX512_loop:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	FMA_ROW(0, Z2, Z0, Z1, Z8, Z9)
+	FMA_ROW(4, Z3, Z0, Z1, Z10, Z11)
+	FMA_ROW(8, Z2, Z0, Z1, Z12, Z13)
+	FMA_ROW(12, Z3, Z0, Z1, Z14, Z15)
+	FMA_ROW(16, Z2, Z0, Z1, Z16, Z17)
+	FMA_ROW(20, Z3, Z0, Z1, Z18, Z19)
+	FMA_ROW(24, Z2, Z0, Z1, Z20, Z21)
+	FMA_ROW(28, Z3, Z0, Z1, Z22, Z23)
+	FMA_ROW(32, Z2, Z0, Z1, Z24, Z25)
+	FMA_ROW(36, Z3, Z0, Z1, Z26, Z27)
+	FMA_ROW(40, Z2, Z0, Z1, Z28, Z29)
+	FMA_ROW(44, Z3, Z0, Z1, Z30, Z31)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ gemmKernelAVX512_loop
+gemmKernelAVX512_store:
+	TESTQ AX, AX
+	JZ gemmKernelAVX512_overwrite
+	ADD_STORE_ROW(64, Z8, Z9)
+	ADD_STORE_ROW(64, Z10, Z11)
+	ADD_STORE_ROW(64, Z12, Z13)
+	ADD_STORE_ROW(64, Z14, Z15)
+	ADD_STORE_ROW(64, Z16, Z17)
+	ADD_STORE_ROW(64, Z18, Z19)
+	ADD_STORE_ROW(64, Z20, Z21)
+	ADD_STORE_ROW(64, Z22, Z23)
+	ADD_STORE_ROW(64, Z24, Z25)
+	ADD_STORE_ROW(64, Z26, Z27)
+	ADD_STORE_ROW(64, Z28, Z29)
+	ADD_STORE_ROW(64, Z30, Z31)
+	VZEROUPPER
+	RET
+gemmKernelAVX512_overwrite:
+	STORE_ROW(64, Z8, Z9)
+	STORE_ROW(64, Z10, Z11)
+	STORE_ROW(64, Z12, Z13)
+	STORE_ROW(64, Z14, Z15)
+	STORE_ROW(64, Z16, Z17)
+	STORE_ROW(64, Z18, Z19)
+	STORE_ROW(64, Z20, Z21)
+	STORE_ROW(64, Z22, Z23)
+	STORE_ROW(64, Z24, Z25)
+	STORE_ROW(64, Z26, Z27)
+	STORE_ROW(64, Z28, Z29)
+	STORE_ROW(64, Z30, Z31)
+	VZEROUPPER
+	RET
+
+// func gemmKernelAVX2(kc int, a, b, c *float32, ldc int, add bool)
+TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-41
+	GEMM_ARGS
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	TESTQ CX, CX
+	JZ gemmKernelAVX2_store
+gemmKernelAVX2_loop:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	FMA_ROW(0, Y2, Y0, Y1, Y4, Y5)
+	FMA_ROW(4, Y3, Y0, Y1, Y6, Y7)
+	FMA_ROW(8, Y2, Y0, Y1, Y8, Y9)
+	FMA_ROW(12, Y3, Y0, Y1, Y10, Y11)
+	FMA_ROW(16, Y2, Y0, Y1, Y12, Y13)
+	FMA_ROW(20, Y3, Y0, Y1, Y14, Y15)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ gemmKernelAVX2_loop
+gemmKernelAVX2_store:
+	TESTQ AX, AX
+	JZ gemmKernelAVX2_overwrite
+	ADD_STORE_ROW(32, Y4, Y5)
+	ADD_STORE_ROW(32, Y6, Y7)
+	ADD_STORE_ROW(32, Y8, Y9)
+	ADD_STORE_ROW(32, Y10, Y11)
+	ADD_STORE_ROW(32, Y12, Y13)
+	ADD_STORE_ROW(32, Y14, Y15)
+	VZEROUPPER
+	RET
+gemmKernelAVX2_overwrite:
+	STORE_ROW(32, Y4, Y5)
+	STORE_ROW(32, Y6, Y7)
+	STORE_ROW(32, Y8, Y9)
+	STORE_ROW(32, Y10, Y11)
+	STORE_ROW(32, Y12, Y13)
+	STORE_ROW(32, Y14, Y15)
+	VZEROUPPER
+	RET

@@ -1,0 +1,134 @@
+package kernels
+
+import "fmt"
+
+// selfTest runs each of s's assembly kernels once on small data whose products and sums are
+// exact in fp32 (multiples of 1/8 below 1), so any correct kernel matches the Go reference
+// bit for bit whatever its summation order. chooseISA rejects an implementation that fails:
+// a wrong kernel must cost speed, never correctness.
+func (s *isa) selfTest() error {
+	kc := 2*s.gemvStep + 3
+	a, b := exactData(kc*s.mr, 1), exactData(kc*s.nr, 2)
+	for _, add := range []bool{false, true} {
+		got, want := exactData(s.mr*s.nr, 3), exactData(s.mr*s.nr, 3)
+		s.kernel(kc, &a[0], &b[0], &got[0], s.nr, add)
+		for r := range s.mr {
+			for j := range s.nr {
+				var sum float32
+				for p := range kc {
+					sum += a[p*s.mr+r] * b[p*s.nr+j]
+				}
+				if add {
+					want[r*s.nr+j] += sum
+				} else {
+					want[r*s.nr+j] = sum
+				}
+			}
+		}
+		if err := sameValues("gemm kernel", got, want); err != nil {
+			return err
+		}
+	}
+
+	const rows = 8
+	k := 2 * s.gemvStep
+	x, w := exactData(k, 4), exactData(rows*k, 5)
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		wb[i] = Float32ToBF16(v)
+	}
+	want, got := make([]float32, rows), make([]float32, rows)
+	linearGeneric(want, x, w, 1, k, rows)
+	s.gemvF32(&got[0], &x[0], &w[0], k, k, rows)
+	if err := sameValues("gemv fp32 kernel", got, want); err != nil {
+		return err
+	}
+	linearBF16Generic(want, x, wb, 1, k, rows)
+	clear(got)
+	s.gemvBF16(&got[0], &x[0], &wb[0], k, k, rows)
+	if err := sameValues("gemv bf16 kernel", got, want); err != nil {
+		return err
+	}
+	if err := s.selfTestPack(); err != nil {
+		return err
+	}
+	return s.selfTestVector()
+}
+
+// selfTestPack checks the transposing packs on a 16-row, 16-step block of a wider matrix.
+func (s *isa) selfTestPack() error {
+	if s.packF32 == nil {
+		return nil
+	}
+	const width, kc, rs = 16, 16, 21
+	src := exactData(width*rs, 8)
+	srcBF16 := make([]uint16, len(src))
+	for i, v := range src {
+		srcBF16[i] = Float32ToBF16(v)
+	}
+	want := make([]float32, kc*width)
+	for r := range width {
+		for p := range kc {
+			want[p*width+r] = src[r*rs+p]
+		}
+	}
+	got := make([]float32, kc*width)
+	s.packF32(&got[0], &src[0], rs, kc, width)
+	if err := sameValues("fp32 transposing pack", got, want); err != nil {
+		return err
+	}
+	clear(got)
+	s.packBF16(&got[0], &srcBF16[0], rs, kc, width)
+	if err := sameValues("bf16 transposing pack", got, want); err != nil || s.pack6F32 == nil {
+		return err
+	}
+	want6, got6 := make([]float32, kc*6), make([]float32, kc*6+2)
+	for r := range 6 {
+		for p := range kc {
+			want6[p*6+r] = src[r*rs+p]
+		}
+	}
+	s.pack6F32(&got6[0], &src[0], rs, kc)
+	return sameValues("6-row transposing pack", got6[:kc*6], want6)
+}
+
+// selfTestVector checks the vector helpers on 2·vecBlock elements.
+func (s *isa) selfTestVector() error {
+	const n = 2 * vecBlock
+	x, y := exactData(n, 6), exactData(n, 7)
+	if got, want := s.dot(&x[0], &y[0], n), dotGeneric(x, y); got != want {
+		return fmt.Errorf("dot kernel gave %g, want %g", got, want)
+	}
+	got, want := append([]float32(nil), y...), append([]float32(nil), y...)
+	s.axpy(&got[0], &x[0], 0.5, n)
+	axpyGeneric(want, x, 0.5)
+	if err := sameValues("axpy kernel", got, want); err != nil {
+		return err
+	}
+	s.add(&got[0], &x[0], &y[0], n)
+	addGeneric(want, x, y)
+	if err := sameValues("add kernel", got, want); err != nil {
+		return err
+	}
+	s.scale(&got[0], -0.25, n)
+	scaleGeneric(want, -0.25)
+	return sameValues("scale kernel", got, want)
+}
+
+// exactData returns n multiples of 1/8 in [-0.75, 0.75], varying with seed.
+func exactData(n, seed int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32((i*7+seed*5)%13-6) / 8
+	}
+	return v
+}
+
+func sameValues(what string, got, want []float32) error {
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("%s: element %d = %g, want %g", what, i, got[i], want[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package kernels
+
+import "testing"
+
+func TestSelfTestPassesOnThisCPU(t *testing.T) {
+	list := allISAs()
+	if len(list) == 0 {
+		t.Log("no assembly implementations on this CPU")
+	}
+	for _, s := range list {
+		if err := s.selfTest(); err != nil {
+			t.Errorf("%s: %v", s.name, err)
+		}
+	}
+}
+
+// TestSelfTestRejectsWrongKernels checks the self-test catches a kernel that is off by one
+// step, one row or one block: the failure modes of a mis-assembled kernel.
+func TestSelfTestRejectsWrongKernels(t *testing.T) {
+	list := allISAs()
+	if len(list) == 0 {
+		t.Skip("no assembly implementations on this CPU to break")
+	}
+	good := *list[0]
+	breakages := map[string]func(s *isa){
+		"gemm drops a k step": func(s *isa) {
+			s.kernel = func(kc int, a, b, c *float32, ldc int, add bool) { good.kernel(kc-1, a, b, c, ldc, add) }
+		},
+		"gemm ignores add": func(s *isa) {
+			s.kernel = func(kc int, a, b, c *float32, ldc int, add bool) { good.kernel(kc, a, b, c, ldc, false) }
+		},
+		"gemv fp32 drops a block": func(s *isa) {
+			s.gemvF32 = func(out, x, w *float32, k, ldw, rows int) { good.gemvF32(out, x, w, k-s.gemvStep, ldw, rows) }
+		},
+		"gemv bf16 drops four rows": func(s *isa) {
+			s.gemvBF16 = func(out, x *float32, w *uint16, k, ldw, rows int) { good.gemvBF16(out, x, w, k, ldw, rows-4) }
+		},
+		"fp32 pack skips a row group": func(s *isa) {
+			s.packF32 = func(dst, src *float32, rs, kc, width int) { good.packF32(dst, src, rs, kc, width-8) }
+		},
+		"bf16 pack drops a block": func(s *isa) {
+			s.packBF16 = func(dst *float32, src *uint16, rs, kc, width int) { good.packBF16(dst, src, rs, kc-8, width) }
+		},
+		"6-row pack drops a block": func(s *isa) {
+			if good.pack6F32 != nil {
+				s.pack6F32 = func(dst, src *float32, rs, kc int) { good.pack6F32(dst, src, rs, kc-8) }
+			} else {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+			}
+		},
+		"dot drops a block": func(s *isa) {
+			s.dot = func(a, b *float32, n int) float32 { return good.dot(a, b, n-vecBlock) }
+		},
+		"axpy drops a block": func(s *isa) {
+			s.axpy = func(y, x *float32, a float32, n int) { good.axpy(y, x, a, n-vecBlock) }
+		},
+	}
+	for name, breakIt := range breakages {
+		bad := good
+		breakIt(&bad)
+		if err := bad.selfTest(); err == nil {
+			t.Errorf("self-test passed a kernel that %s", name)
+		}
+	}
+}
+
+func TestChooseISA(t *testing.T) {
+	if s := chooseISA("go"); s != nil {
+		t.Errorf(`chooseISA("go") = %s, want the portable path`, s.name)
+	}
+	if list := supportedISAs(); len(list) > 0 {
+		if s := chooseISA(""); s == nil || s.name != list[0].name {
+			t.Errorf(`chooseISA("") did not pick %s`, list[0].name)
+		}
+	}
+}
