@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latentlab/latent/paperbench/dataset"
+	"github.com/latentlab/latent/paperbench/judge"
+	"github.com/latentlab/latent/paperbench/llm"
+	"github.com/latentlab/latent/paperbench/rubric"
+	"github.com/latentlab/latent/paperbench/submission"
+)
+
+var gradeCmd = &cobra.Command{
+	Use:   "grade --paper DIR --submission DIR --out FILE",
+	Short: "Grade a submission against a paper's rubric with an LLM judge",
+	Long: `Grade grades every leaf of the paper's rubric (or of --rubric) against the submission
+folder and writes the graded tree, in the official grader-output format, to --out.
+
+Judges: simple (the official SimpleJudge, through any OpenAI-compatible endpoint: per leaf
+it ranks the submission's files, grades with the paper, addendum, reproduce.sh and
+reproduce.log, then parses the verdict), dummy (every leaf 1) and random (0 or 1, seeded).
+
+The endpoint comes from --base-url or OPENAI_BASE_URL, the key from --api-key,
+GRADER_OPENAI_API_KEY or OPENAI_API_KEY. At most --concurrency requests are in flight.
+Every graded leaf is journaled in FILE.journal.jsonl as it completes: run the same command
+again after an interruption (Ctrl-C is safe) to resume without paying twice.`,
+	Args: cobra.NoArgs,
+	RunE: runGrade,
+}
+
+func init() {
+	f := gradeCmd.Flags()
+	f.String("paper", "", "paper folder (paper.md, addendum.md, judge.addendum.md, rubric.json)")
+	f.String("rubric", "", "rubric or graded tree to grade instead of the paper's rubric.json")
+	f.String("submission", "", "submission folder (required)")
+	f.String("out", "", "graded tree to write (required)")
+	f.String("judge", "simple", "judge: simple, dummy or random")
+	f.Bool("code-only", false, "PaperBench Code-Dev: grade the Code Development leaves only, without reproduce files")
+	f.Bool("resources-provided", false, "give Dataset and Model Acquisition leaves weight 0")
+	f.String("model", "o3-mini-2025-01-31", "judge model")
+	f.String("parse-model", "", "model that turns verdicts into JSON (default: --model)")
+	f.String("base-url", "", "OpenAI-compatible endpoint (default: OPENAI_BASE_URL, else OpenAI)")
+	f.String("api-key", "", "API key (default: GRADER_OPENAI_API_KEY, else OPENAI_API_KEY)")
+	f.String("reasoning-effort", "auto", `reasoning_effort sent with each call; "auto": high for o-series models, none otherwise`)
+	f.Int("concurrency", judge.DefaultConcurrency, "requests in flight at once")
+	f.Int("max-prior-nodes", -1, "preceding criteria shown per leaf (0: all; -1: the official 5 for pinn, else all)")
+	f.Int("context-window", 0, "context length of the model in tokens (0: from the model name)")
+	f.Float64("price-in", -1, "input price of the judge model, USD per million tokens (default: built-in table)")
+	f.Float64("price-out", -1, "output price of the judge model, USD per million tokens (default: built-in table)")
+	f.Int("max-retries", llm.DefaultConfig.MaxRetries, "retries of a failed call (429, 5xx, timeouts)")
+	f.Duration("request-timeout", llm.DefaultConfig.RequestTimeout, "time limit of one call")
+	f.Uint64("seed", 0, "seed of the random judge")
+	f.Bool("json", false, "print the summary as JSON")
+	rootCmd.AddCommand(gradeCmd)
+}
+
+// gradeSummary is what the grade command prints.
+type gradeSummary struct {
+	Out           string         `json:"out"`
+	Judge         string         `json:"judge"`
+	Score         float64        `json:"score"`
+	Leaves        int            `json:"leaves"`
+	InvalidLeaves []invalidLeaf  `json:"invalid_leaves"`
+	Resumed       int            `json:"resumed_leaves"`
+	Usage         judge.Usage    `json:"token_usage"`
+	CostUSD       float64        `json:"cost_usd"`
+	Unpriced      []string       `json:"unpriced_models,omitempty"`
+	Skipped       []skippedEntry `json:"skipped_submission_entries,omitempty"`
+	Seconds       float64        `json:"seconds"`
+}
+
+type invalidLeaf struct {
+	Path        string `json:"path"`
+	ID          string `json:"id"`
+	Explanation string `json:"explanation"`
+}
+
+type skippedEntry struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func runGrade(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	out, _ := f.GetString("out")
+	subDir, _ := f.GetString("submission")
+	if out == "" || subDir == "" {
+		return errors.New("grade: --submission and --out are required")
+	}
+	root, err := gradeRubric(cmd)
+	if err != nil {
+		return err
+	}
+	sub, err := submission.Open(subDir)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	grader, prices, err := makeGrader(cmd, sub)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	concurrency, _ := f.GetInt("concurrency")
+	start := time.Now()
+	report, err := judge.Run(ctx, root, grader, judge.Options{
+		Concurrency: 2 * concurrency, // leaves in progress; the client bounds the requests
+		Journal:     judge.JournalPath(out),
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w; run the same command again to resume from %s", err, judge.JournalPath(out))
+		}
+		return err
+	}
+	if err := rubric.WriteFile(out, report.Tree); err != nil {
+		return err
+	}
+	summary := summarize(out, grader, report, prices, time.Since(start))
+	return printSummary(cmd.OutOrStdout(), summary, f.Changed("json"))
+}
+
+// gradeRubric loads the rubric to grade and applies --code-only and --resources-provided.
+func gradeRubric(cmd *cobra.Command) (*rubric.Node, error) {
+	f := cmd.Flags()
+	paperDir, _ := f.GetString("paper")
+	path, _ := f.GetString("rubric")
+	if path == "" {
+		if paperDir == "" {
+			return nil, errors.New("grade: give --paper or --rubric")
+		}
+		path = filepath.Join(paperDir, dataset.RubricFile)
+	}
+	root, err := loadRubric(path)
+	if err != nil {
+		return nil, err
+	}
+	if codeOnly, _ := f.GetBool("code-only"); codeOnly {
+		reduced := rubric.CodeOnly(root)
+		if reduced == nil { // as the official grader: the root becomes one Code Development leaf
+			reduced = &rubric.Node{ID: root.ID, Requirements: root.Requirements, Weight: root.Weight,
+				TaskCategory: rubric.CodeDevelopment}
+		}
+		root = reduced
+	}
+	if provided, _ := f.GetBool("resources-provided"); provided {
+		root = rubric.ResourcesProvided(root)
+	}
+	return root, nil
+}
+
+// makeGrader builds the judge named by --judge and the prices of its models.
+func makeGrader(cmd *cobra.Command, sub *submission.Dir) (judge.Grader, map[string]judge.Price, error) {
+	f := cmd.Flags()
+	name, _ := f.GetString("judge")
+	switch name {
+	case "dummy":
+		return judge.Dummy{}, judge.DefaultPrices, nil
+	case "random":
+		seed, _ := f.GetUint64("seed")
+		return judge.Random{Seed: seed}, judge.DefaultPrices, nil
+	case "simple":
+	default:
+		return nil, nil, fmt.Errorf("grade: unknown judge %q (want simple, dummy or random)", name)
+	}
+	paperDir, _ := f.GetString("paper")
+	if paperDir == "" {
+		return nil, nil, errors.New("grade: the simple judge needs --paper (it reads paper.md)")
+	}
+	paper, err := dataset.LoadPaper(paperDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	paperText, err := paper.Read(dataset.PaperMarkdown)
+	if err != nil {
+		return nil, nil, err
+	}
+	addendum, err := optionalPaperFile(paper, dataset.AddendumFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	judgeAddendum, err := optionalPaperFile(paper, dataset.JudgeAddendumFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, model := judgeClient(cmd)
+	prices := judgePrices(cmd, model)
+	parseModel, _ := f.GetString("parse-model")
+	maxPrior, _ := f.GetInt("max-prior-nodes")
+	if maxPrior < 0 {
+		maxPrior = 0
+		if paper.ID == "pinn" {
+			maxPrior = 5
+		}
+	}
+	contextWindow, _ := f.GetInt("context-window")
+	codeOnly, _ := f.GetBool("code-only")
+	simple, err := judge.NewSimple(judge.SimpleConfig{
+		Client: client, ParseModel: parseModel, Paper: string(paperText), Addendum: addendum,
+		JudgeAddendum: judgeAddendum, Submission: sub, CodeOnly: codeOnly, MaxPriorNodes: maxPrior,
+		ContextWindow: contextWindow, Prices: prices,
+	})
+	return simple, prices, err
+}
+
+// optionalPaperFile reads a paper file that may be absent.
+func optionalPaperFile(p *dataset.Paper, name string) (string, error) {
+	data, err := p.Read(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return string(data), err
+}
+
+// judgeClient builds the endpoint client from the flags and the environment.
+func judgeClient(cmd *cobra.Command) (*llm.Client, string) {
+	f := cmd.Flags()
+	model, _ := f.GetString("model")
+	baseURL, _ := f.GetString("base-url")
+	key, _ := f.GetString("api-key")
+	if key == "" {
+		key = os.Getenv("GRADER_OPENAI_API_KEY")
+	}
+	effort, _ := f.GetString("reasoning-effort")
+	if effort == "auto" {
+		effort = ""
+		if len(model) > 1 && model[0] == 'o' && model[1] >= '1' && model[1] <= '9' {
+			effort = "high" // the official judge: o3-mini with reasoning_effort high
+		}
+	}
+	concurrency, _ := f.GetInt("concurrency")
+	retries, _ := f.GetInt("max-retries")
+	if retries == 0 {
+		retries = -1 // llm.Config reads 0 as the default
+	}
+	timeout, _ := f.GetDuration("request-timeout")
+	return llm.New(llm.Config{BaseURL: baseURL, APIKey: key, Model: model, ReasoningEffort: effort,
+		MaxRetries: retries, RequestTimeout: timeout, MaxConns: concurrency, MaxConcurrent: concurrency}), model
+}
+
+// judgePrices returns the price table with --price-in/--price-out applied to model.
+func judgePrices(cmd *cobra.Command, model string) map[string]judge.Price {
+	f := cmd.Flags()
+	in, _ := f.GetFloat64("price-in")
+	outPrice, _ := f.GetFloat64("price-out")
+	if in < 0 && outPrice < 0 {
+		return judge.DefaultPrices
+	}
+	prices := maps.Clone(judge.DefaultPrices)
+	p, _ := judge.PriceOf(prices, model)
+	if in >= 0 {
+		p.In = in
+	}
+	if outPrice >= 0 {
+		p.Out = outPrice
+	}
+	prices[model] = p
+	return prices
+}
+
+func summarize(out string, g judge.Grader, r *judge.Report, prices map[string]judge.Price, took time.Duration) gradeSummary {
+	s := gradeSummary{Out: out, Judge: g.Type(), Score: r.Score, Leaves: r.Leaves, Resumed: r.Resumed,
+		Usage: r.Usage, Seconds: took.Seconds()}
+	s.CostUSD, s.Unpriced = r.Usage.Cost(prices)
+	rubric.Walk(r.Tree, func(p rubric.Path, n *rubric.Node) bool {
+		if n.IsLeaf() && !n.Grade.Valid {
+			s.InvalidLeaves = append(s.InvalidLeaves, invalidLeaf{p.String(), n.ID, n.Grade.Explanation})
+		}
+		return true
+	})
+	if simple, ok := g.(*judge.Simple); ok {
+		for _, k := range simple.Skipped() {
+			s.Skipped = append(s.Skipped, skippedEntry{k.Path, k.Reason})
+		}
+	}
+	return s
+}
+
+func printSummary(w io.Writer, s gradeSummary, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	total := s.Usage.Total()
+	fmt.Fprintf(w, "%s: score %s (%s judge), %d leaves, %d invalid, %d resumed from the journal\n",
+		s.Out, formatScore(s.Score), s.Judge, s.Leaves, len(s.InvalidLeaves), s.Resumed)
+	fmt.Fprintf(w, "tokens: %d in, %d out; cost $%.4f", total.In, total.Out, s.CostUSD)
+	if len(s.Unpriced) > 0 {
+		fmt.Fprintf(w, " (no price for %v)", s.Unpriced)
+	}
+	fmt.Fprintf(w, "; %.1f s\n", s.Seconds)
+	const shown = 20
+	for i, l := range s.InvalidLeaves {
+		if i == shown {
+			fmt.Fprintf(w, "  … and %d more invalid leaves\n", len(s.InvalidLeaves)-shown)
+			break
+		}
+		fmt.Fprintf(w, "  invalid %s (%s): %s\n", l.Path, l.ID, l.Explanation)
+	}
+	for _, k := range s.Skipped {
+		fmt.Fprintf(w, "  not read: %s: %s\n", k.Path, k.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/latentlab/latent/internal/fixtures"
+	"github.com/latentlab/latent/paperbench/rubric"
+)
+
+// fakeJudgeEndpoint answers chat completions as a judge that finds every criterion met:
+// it ranks flag.txt, grades 1 and parses the grade.
+func fakeJudgeEndpoint(t *testing.T, calls *atomic.Int64) string {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		content := "# Expectations\nA flag.\n# Reality\nThe flag.\n# Score\n1"
+		switch {
+		case strings.Contains(string(body), "You help grade"):
+			content = "flag.txt"
+		case strings.Contains(string(body), "You convert a grader"):
+			content = `{"valid_score": true, "score": 1, "explanation": "met"}`
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "model": "o3-mini",
+			"choices": []map[string]any{{"index": 0, "message": map[string]any{"role": "assistant", "content": content}}},
+			"usage":   map[string]any{"prompt_tokens": 2000, "completion_tokens": 500}})
+	}))
+	t.Cleanup(server.Close)
+	return server.URL + "/v1"
+}
+
+// flagPaper makes a paper folder whose rubric is the hex_flags unit fixture.
+func flagPaper(t *testing.T) string {
+	dir := t.TempDir()
+	data, err := os.ReadFile(fixtures.Path(t, "paperbench", "unit_fixtures", "rubrics", "hex_flags.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"rubric.json": string(data), "config.yaml": "id: flags\ntitle: Flags\n",
+		"blacklist.txt": "none\n", "paper.md": "# Flags\n\nHex flags.\n", "addendum.md": "Flags are lower case.\n"}
+	for name, content := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+	}
+	return dir
+}
+
+func TestGradeSimpleAgainstEndpoint(t *testing.T) {
+	var calls atomic.Int64
+	url := fakeJudgeEndpoint(t, &calls)
+	paper, sub := flagPaper(t), fixtures.Path(t, "paperbench", "unit_fixtures", "submissions", "hex_flags", "gold")
+	out := filepath.Join(t.TempDir(), "graded.json")
+	args := []string{"grade", "--paper", paper, "--submission", sub, "--out", out, "--base-url", url,
+		"--api-key", "k", "--model", "o3-mini", "--concurrency", "3", "--price-in", "2", "--price-out", "10", "--max-retries", "1"}
+	text, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	// 5 leaves × 3 calls × (2000 in, 500 out) at $2 and $10 per million tokens.
+	for _, want := range []string{out + ": score 1 (simple judge), 5 leaves, 0 invalid, 0 resumed",
+		"tokens: 30000 in, 7500 out; cost $0.1350"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	graded, err := rubric.Load(out)
+	if err != nil || graded.Grade == nil || graded.Grade.Score != 1 || calls.Load() != 15 {
+		t.Fatalf("graded tree %v, %d calls", err, calls.Load())
+	}
+	text, err = runCLI(t, args...)
+	if err != nil || !strings.Contains(text, "5 resumed") || calls.Load() != 15 {
+		t.Errorf("second run: %v, %d calls\n%s", err, calls.Load(), text)
+	}
+}
+
+func TestGradeDummyRandomAndErrors(t *testing.T) {
+	rubricFile := fixtures.Path(t, "paperbench", "papers", "rice", "rubric.json")
+	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "g.json")
+	text, err := runCLI(t, "grade", "--rubric", rubricFile, "--submission", sub, "--out", out, "--judge", "dummy", "--json")
+	var summary gradeSummary
+	if err != nil || json.Unmarshal([]byte(text), &summary) != nil || summary.Score != 1 || summary.Leaves != 361 {
+		t.Errorf("dummy: %v\n%s", err, text)
+	}
+	text, err = runCLI(t, "grade", "--rubric", rubricFile, "--submission", sub, "--out", out+"2", "--judge", "random",
+		"--seed", "3", "--code-only")
+	if err != nil || !strings.Contains(text, "(random judge), 178 leaves, 0 invalid") {
+		t.Errorf("random code-only: %v\n%s", err, text)
+	}
+	for args, want := range map[string]string{
+		"--judge simple":       "needs --paper",
+		"--judge oracle":       `unknown judge "oracle"`,
+		"--submission /nope/x": "no such file",
+	} {
+		all := append([]string{"grade", "--rubric", rubricFile, "--submission", sub, "--out", out + "3"}, strings.Fields(args)...)
+		if _, err := runCLI(t, all...); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", args, err, want)
+		}
+	}
+}
