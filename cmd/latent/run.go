@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/latentlab/latent/generate"
+	"github.com/latentlab/latent/model"
+	"github.com/latentlab/latent/model/defaultmodel"
+	"github.com/latentlab/latent/tasks"
+	"github.com/latentlab/latent/tokenizer"
+	"github.com/spf13/cobra"
+)
+
+// runFlags are the command line of `latent run`.
+type runFlags struct {
+	dir, exit       string
+	threshold       float64
+	steps, maxSteps int
+	maxNew          int
+	initScale       float64
+	seed            uint64
+}
+
+func init() {
+	var fl runFlags
+	cmd := &cobra.Command{
+		Use:   `run [--model DIR] "prompt"`,
+		Short: "Answer a prompt, showing the recurrence steps each token used",
+		Long: `Run answers one prompt. Without --model it uses the embedded default model, a small addition
+model trained by latent itself: "latent run 12345+67890=" prints the sum and the steps each answer
+digit used. A folder with vocab.json is a task model (parity, addition, pointer) and reads the
+prompt in the task's own notation; any other folder is a language model whose tokenizer.json
+encodes the prompt, and the generated text is streamed.
+
+By default every token stops on its own once the exit criterion (--exit, kl) says its prediction
+has settled, after at most --max-steps recurrences; --steps N runs exactly N instead.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPrompt(&fl, cmd.Flags().Changed, args[0], cmd.OutOrStdout(), os.Stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.dir, "model", "", "model folder (default: the embedded addition model)")
+	f.StringVar(&fl.exit, "exit", "kl", "per-token exit criterion (kl, entropy-diff, latent-diff, cosine, minp-kl, argmax-stability)")
+	f.Float64Var(&fl.threshold, "threshold", 0, "exit threshold (default: 1e-5 for kl on task models, else the criterion's reference \"auto\" value)")
+	f.IntVar(&fl.steps, "steps", 0, "run exactly this many recurrences per token instead of exiting adaptively")
+	f.IntVar(&fl.maxSteps, "max-steps", 0, "most recurrences per token (default: 4 × mean_recurrence for task models, mean_recurrence for language models)")
+	f.IntVar(&fl.maxNew, "max-new", 64, "language models: new tokens at most")
+	f.Float64Var(&fl.initScale, "init-scale", 1, "task models: scale of the random initial state (0: zeros)")
+	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial states (and the sampler)")
+	cmd.MarkFlagsMutuallyExclusive("steps", "max-steps")
+	cmd.MarkFlagsMutuallyExclusive("steps", "threshold")
+	rootCmd.AddCommand(cmd)
+}
+
+func runPrompt(fl *runFlags, changed func(string) bool, prompt string, stdout, stderr io.Writer) error {
+	var threshold *float64
+	if changed("threshold") {
+		threshold = &fl.threshold
+	}
+	if fl.dir != "" {
+		if _, isTask, err := tasks.LoadVocab(fl.dir); err != nil {
+			return err
+		} else if !isTask {
+			return runLanguageModel(fl, threshold, prompt, stdout, stderr)
+		}
+	}
+	m, task, cleanup, err := openTaskModel(fl.dir, "")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return runTask(fl, threshold, m, task, prompt, stdout)
+}
+
+// openTaskModel loads a task model folder, or the embedded default model when dir is empty. A
+// task name, when given, must be the model's own.
+func openTaskModel(dir, taskName string) (*model.Model, tasks.Task, func(), error) {
+	remove := func() {}
+	if dir == "" {
+		var err error
+		if dir, remove, err = defaultmodel.Extract(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	m, task, err := tasks.LoadModel(dir)
+	if err != nil {
+		remove()
+		return nil, nil, nil, err
+	}
+	cleanup := func() { m.Close(); remove() }
+	if taskName != "" && taskName != task.Name() {
+		cleanup()
+		return nil, nil, nil, fmt.Errorf("--task %s: the model in %s was trained on %s", taskName, dir, task.Name())
+	}
+	return m, task, cleanup, nil
+}
+
+// runTask answers a task prompt in one forward pass and prints the answer and the recurrences
+// of every answer token.
+func runTask(fl *runFlags, threshold *float64, m *model.Model, task tasks.Task, prompt string, w io.Writer) error {
+	ex, err := task.Parse(prompt)
+	if err != nil {
+		return err
+	}
+	if len(ex.Inputs) > m.Config.BlockSize {
+		return fmt.Errorf("run: the prompt takes %d tokens, beyond the model's context of %d", len(ex.Inputs), m.Config.BlockSize)
+	}
+	start := tasks.InitState{Scale: fl.initScale, Seed: fl.seed}
+	opt := tasks.AdaptiveOptions{Criterion: fl.exit, Threshold: taskThreshold(fl.exit, threshold), MaxSteps: fl.maxSteps, Init: start}
+	if fl.steps > 0 {
+		opt = tasks.AdaptiveOptions{Criterion: "none", MaxSteps: fl.steps, Init: start}
+	} else if opt.MaxSteps == 0 {
+		opt.MaxSteps = 4 * max(m.Config.MeanRecurrence, 1)
+	}
+	res, err := tasks.SolveAdaptive(m, ex, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, task.Answer(ex, res.Pred))
+	order := task.ReadingOrder(ex)
+	var toks, steps []string
+	total := 0
+	for _, p := range order {
+		name := task.Vocab().Name(res.Pred[p])
+		width := max(len(name), len(fmt.Sprint(res.ExitSteps[p])))
+		toks = append(toks, fmt.Sprintf("%*s", width, name))
+		steps = append(steps, fmt.Sprintf("%*d", width, res.ExitSteps[p]))
+		total += res.ExitSteps[p]
+	}
+	fmt.Fprintf(w, "answer tokens: %s\nsteps:         %s\n", strings.Join(toks, " "), strings.Join(steps, " "))
+	mode := fmt.Sprintf("exit %s, at most %d steps", opt.Criterion, opt.MaxSteps)
+	if opt.Threshold != nil {
+		mode = fmt.Sprintf("exit %s < %g, at most %d steps", opt.Criterion, *opt.Threshold, opt.MaxSteps)
+	}
+	if fl.steps > 0 {
+		mode = "fixed recurrence"
+	}
+	verdict := "correct"
+	if want := task.Answer(ex, ex.Labels); want != task.Answer(ex, res.Pred) {
+		verdict = "wrong, the answer is " + want
+	}
+	fmt.Fprintf(w, "%.1f steps per answer token (%s); %s\n", float64(total)/float64(max(len(order), 1)), mode, verdict)
+	return nil
+}
+
+// taskThreshold is the exit threshold on task models: the one given, else tasks.DefaultKLThreshold
+// for kl, else the criterion's "auto" value (nil).
+func taskThreshold(criterion string, given *float64) *float64 {
+	if given == nil && criterion == "kl" {
+		v := tasks.DefaultKLThreshold
+		return &v
+	}
+	return given
+}
+
+// runLanguageModel encodes the prompt with the folder's tokenizer, generates with the generate
+// package and streams the decoded text; the steps per token go to stderr at the end.
+func runLanguageModel(fl *runFlags, threshold *float64, prompt string, stdout, stderr io.Writer) error {
+	tok, err := tokenizer.Load(fl.dir)
+	if err != nil {
+		return fmt.Errorf("run: %s is neither a task model (no %s) nor a language model with a tokenizer: %w", fl.dir, tasks.VocabFile, err)
+	}
+	m, err := model.Load(fl.dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	opt := generate.Options{MaxNew: fl.maxNew, Steps: fl.steps, Seed: fl.seed}
+	if fl.steps == 0 {
+		opt.Steps = fl.maxSteps
+		opt.Exit = &generate.ExitOptions{Criterion: fl.exit, Threshold: threshold}
+	}
+	g, err := generate.New(m, tok.Encode(prompt, true), opt)
+	if err != nil {
+		return err
+	}
+	out := newTokenPrinter(stdout, tok, false)
+	var toks []generate.Token
+	for t, err := range g.Tokens() {
+		if err != nil {
+			return err
+		}
+		toks = append(toks, t)
+		out.add(t)
+	}
+	if err := out.finish(toks); err != nil {
+		return err
+	}
+	steps := make([]string, len(toks))
+	for i, t := range toks {
+		steps[i] = fmt.Sprint(t.Steps)
+	}
+	fmt.Fprintf(stderr, "steps per token: %s\n", strings.Join(steps, " "))
+	return nil
+}
