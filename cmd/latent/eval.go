@@ -110,14 +110,14 @@ func runEval(fl *evalFlags, changed func(string) bool, stdout io.Writer) error {
 
 // evalOptions parses the size and step lists.
 func (fl *evalFlags) evalOptions(task tasks.Task) (tasks.EvalOptions, error) {
-	steps, err := parseInts("--steps", fl.steps)
+	steps, err := parseInts("--steps", fl.steps, 1)
 	if err != nil {
 		return tasks.EvalOptions{}, err
 	}
 	_, top := task.TrainSizes()
 	sizes := []int{top, 2 * top, 4 * top}
 	if fl.lengths != "" {
-		if sizes, err = parseInts("--lengths", fl.lengths); err != nil {
+		if sizes, err = parseInts("--lengths", fl.lengths, 1); err != nil {
 			return tasks.EvalOptions{}, err
 		}
 	}
@@ -150,13 +150,13 @@ func (fl *evalFlags) plotPrefix(task tasks.Task) string {
 	return fl.plot
 }
 
-// parseInts reads a comma-separated list of positive integers.
-func parseInts(flag, s string) ([]int, error) {
+// parseInts reads a comma-separated list of integers, each at least least.
+func parseInts(flag, s string, least int) ([]int, error) {
 	var out []int
 	for _, part := range strings.Split(s, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(part))
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("%s %q: %q is not a positive integer", flag, s, part)
+		if err != nil || v < least {
+			return nil, fmt.Errorf("%s %q: %q is not an integer ≥ %d", flag, s, part, least)
 		}
 		out = append(out, v)
 	}

@@ -93,7 +93,7 @@ func TestEvalTableAndBadFlags(t *testing.T) {
 		t.Errorf("eval table:\n%s", out)
 	}
 	for want, args := range map[string][]string{
-		"positive integer": {"eval", "--steps", "0,2", "--plot", "none"},
+		"not an integer ≥ 1": {"eval", "--steps", "0,2", "--plot", "none"},
 		"trained on":       {"eval", "--task", "parity", "--plot", "none"},
 		"context":          {"eval", "--lengths", "400", "--plot", "none"},
 	} {

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -16,8 +17,40 @@ var rootCmd = &cobra.Command{
 	SilenceErrors: true,
 }
 
+// cpuProfile is the --cpuprofile file of the running command, if any.
+var cpuProfile struct {
+	path string
+	file *os.File
+}
+
+func init() {
+	rootCmd.PersistentFlags().StringVar(&cpuProfile.path, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile.path == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile.path)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		cpuProfile.file = f
+		return pprof.StartCPUProfile(f)
+	}
+}
+
+// stopProfile ends the CPU profile, if one is being written.
+func stopProfile() {
+	if cpuProfile.file != nil {
+		pprof.StopCPUProfile()
+		cpuProfile.file.Close()
+		cpuProfile.file = nil
+	}
+}
+
 func main() {
-	if err := rootCmd.Execute(); err != nil {
+	err := rootCmd.Execute()
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "latent:", err)
 		os.Exit(1)
 	}

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latentlab/latent/model"
+	"github.com/latentlab/latent/tasks"
 	"github.com/latentlab/latent/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -16,6 +16,8 @@ import (
 // trainFlags are the options of `latent train`.
 type trainFlags struct {
 	config, initFrom, data, out, tokenizer, fixed  string
+	task, sizes, layers                            string
+	shape                                          tasks.Shape
 	resume                                         bool
 	steps, evalEvery, evalBatches, ckptEvery, keep int
 	valFrac, maxMemoryGiB                          float64
@@ -28,11 +30,17 @@ func init() {
 	var f trainFlags
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train a recurrent-depth model on a token stream (pure Go, CPU)",
+		Short: "Train a recurrent-depth model on a token stream or a reasoning task (pure Go, CPU)",
 		Long: `Train a recurrent-depth model with truncated backpropagation through a randomly sampled
 recurrence (rate ~ LogNormal(log r̄ − σ²/2, σ), r = Poisson(rate)+1, the last k with gradient).
 Checkpoints (Hugging Face layout plus the training state) go to --out/checkpoint-<step>;
---resume continues from the newest one exactly as an uninterrupted run would.`,
+--resume continues from the newest one exactly as an uninterrupted run would.
+
+The data is either a token file (--data) or a synthetic task (--task parity|addition|pointer):
+a task run draws training instances of --sizes, validates on the held-out split, shapes a
+fresh model with --width, --heads, --ffn, --layers and --rope-base, and finally writes the
+trained task model (config.json, model.safetensors, vocab.json) to --out itself, ready for
+latent eval and latent run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
@@ -40,6 +48,13 @@ Checkpoints (Hugging Face layout plus the training state) go to --out/checkpoint
 	fl.StringVar(&f.config, "config", "tiny", "config.json path or built-in name for a fresh model")
 	fl.StringVar(&f.initFrom, "init-from", "", "start from this Hugging Face model folder instead of a fresh model")
 	fl.StringVar(&f.data, "data", "", "token file: .txt (bytes), .u16/.bin (uint16 ids) or .u32 (uint32 ids)")
+	fl.StringVar(&f.task, "task", "", "train on a synthetic task instead of --data: "+strings.Join(tasks.Names(), ", "))
+	fl.StringVar(&f.sizes, "sizes", "", "task instance sizes lo,hi (default: the task's)")
+	fl.IntVar(&f.shape.Width, "width", tasks.DefaultShape.Width, "task model: n_embd")
+	fl.IntVar(&f.shape.Heads, "heads", tasks.DefaultShape.Heads, "task model: attention heads")
+	fl.IntVar(&f.shape.FFN, "ffn", tasks.DefaultShape.FFN, "task model: MLP width")
+	fl.StringVar(&f.layers, "layers", "1,2,1", "task model: prelude,core,coda layers")
+	fl.Float64Var(&f.shape.RopeBase, "rope-base", tasks.DefaultShape.RopeBase, "task model: rotary base")
 	fl.StringVar(&f.out, "out", "", "output folder for checkpoints")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json to copy into each checkpoint")
 	fl.BoolVar(&f.resume, "resume", false, "resume from the newest checkpoint in --out")
@@ -65,13 +80,12 @@ Checkpoints (Hugging Face layout plus the training state) go to --out/checkpoint
 	fl.IntVar(&f.evalBatches, "eval-batches", 4, "batches per validation")
 	fl.IntVar(&f.ckptEvery, "ckpt-every", 200, "write a checkpoint every N steps (and at the end)")
 	fl.IntVar(&f.keep, "keep", 3, "checkpoints to keep (0: all)")
-	cmd.MarkFlagRequired("data")
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
-	tr, val, err := setupTrainer(f)
+	tr, data, err := setupTrainer(cmd, f)
 	if err != nil {
 		return err
 	}
@@ -95,12 +109,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			res.Recurrence.Total(), res.Recurrence.N, res.Recurrence.K, res.LR))
 		bar.Set(res.Step)
 		if f.evalEvery > 0 && (res.Step%f.evalEvery == 0 || res.Step == tr.Cfg.Steps) {
-			if err := validate(cmd, tr, val, f.evalBatches); err != nil {
+			if err := validate(cmd, tr, data.val, f.evalBatches); err != nil {
 				return err
 			}
 		}
 		if res.Step%f.ckptEvery == 0 || res.Step == tr.Cfg.Steps {
-			path, err := tr.Save(f.out, f.tokenizer, f.keep)
+			path, err := data.checkpoint(tr, f)
 			if err != nil {
 				return err
 			}
@@ -110,38 +124,65 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	bar.Finish()
 	fmt.Fprintln(os.Stderr)
+	if data.task == nil {
+		return nil
+	}
+	if err := data.saveTaskModel(tr, f); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s model after step %d written to %s (this run: %.1fs)\n",
+		data.task.Name(), tr.Opt.Step, f.out, time.Since(start).Seconds())
 	return nil
 }
 
-// setupTrainer builds the trainer (fresh, from a model folder, or resumed) and the validation data.
-func setupTrainer(f *trainFlags) (*train.Trainer, *train.TokenStream, error) {
+// trainData is where a run's batches come from: a token file or a synthetic task.
+type trainData struct {
+	task       tasks.Task // nil for a token file
+	train, val train.Batcher
+	seqLen     int // the sequence length a task's largest instance needs, 0 for a token file
+}
+
+// checkpoint writes a checkpoint under --out; a task's vocab.json goes beside its weights so
+// that it loads as a task model.
+func (d *trainData) checkpoint(tr *train.Trainer, f *trainFlags) (string, error) {
+	path, err := tr.Save(f.out, f.tokenizer, f.keep)
+	if err != nil || d.task == nil {
+		return path, err
+	}
+	return path, tasks.WriteVocab(path, d.task)
+}
+
+// saveTaskModel writes the trained task model into --out itself.
+func (d *trainData) saveTaskModel(tr *train.Trainer, f *trainFlags) error {
+	if err := train.SaveModel(tr.Model, f.out); err != nil {
+		return err
+	}
+	return tasks.WriteVocab(f.out, d.task)
+}
+
+// setupTrainer builds the trainer (fresh, from a model folder, or resumed) and its data.
+func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData, error) {
 	if f.evalEvery < 0 || f.ckptEvery < 1 || f.valFrac < 0 || f.valFrac >= 1 {
 		return nil, nil, fmt.Errorf("train: need --eval-every ≥ 0, --ckpt-every ≥ 1 and 0 ≤ --val-frac < 1")
 	}
-	if f.resume {
-		ckpt, err := train.LatestCheckpoint(f.out)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ckpt == "" {
-			return nil, nil, fmt.Errorf("train: --resume: no checkpoint in %s", f.out)
-		}
-		cfg, err := model.LoadConfig(ckpt)
-		if err != nil {
-			return nil, nil, err
-		}
-		trainData, val, err := loadData(f.data, cfg.PaddedVocabSize, f.valFrac)
-		if err != nil {
-			return nil, nil, err
-		}
-		tr, err := train.Resume(ckpt, trainData, f.steps)
-		return tr, val, err
+	if (f.data == "") == (f.task == "") {
+		return nil, nil, fmt.Errorf("train: give exactly one of --data FILE and --task NAME")
 	}
-	m, err := startModel(f)
+	var task tasks.Task
+	if f.task != "" {
+		var err error
+		if task, err = tasks.ByName(f.task); err != nil {
+			return nil, nil, fmt.Errorf("train: --task: %w", err)
+		}
+	}
+	if f.resume {
+		return resumeTrainer(f, task)
+	}
+	m, err := startModel(f, task)
 	if err != nil {
 		return nil, nil, err
 	}
-	trainData, val, err := loadData(f.data, m.Config.PaddedVocabSize, f.valFrac)
+	data, err := f.loadData(task, m.Config.PaddedVocabSize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,19 +190,115 @@ func setupTrainer(f *trainFlags) (*train.Trainer, *train.TokenStream, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tr, err := train.NewTrainer(m, trainData, tc)
-	return tr, val, err
+	if data.seqLen > 0 && !cmd.Flags().Changed("seq") {
+		tc.SeqLen = data.seqLen
+	}
+	tr, err := train.NewTrainer(m, data.train, tc)
+	return tr, data, err
 }
 
-func startModel(f *trainFlags) (*train.Model, error) {
+// resumeTrainer continues from the newest checkpoint in --out.
+func resumeTrainer(f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, error) {
+	ckpt, err := train.LatestCheckpoint(f.out)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ckpt == "" {
+		return nil, nil, fmt.Errorf("train: --resume: no checkpoint in %s", f.out)
+	}
+	cfg, err := model.LoadConfig(ckpt)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := f.loadData(task, cfg.PaddedVocabSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := train.Resume(ckpt, data.train, f.steps)
+	return tr, data, err
+}
+
+// startModel returns the model to train: loaded from --init-from, shaped for the task, or a
+// fresh model of --config.
+func startModel(f *trainFlags, task tasks.Task) (*train.Model, error) {
 	if f.initFrom != "" {
 		return train.LoadModel(f.initFrom)
 	}
-	cfg, err := model.BuiltinConfig(f.config)
+	var cfg *model.Config
+	var err error
+	if task != nil {
+		cfg, err = f.taskConfig(task)
+	} else {
+		cfg, err = model.BuiltinConfig(f.config)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return train.InitModel(cfg, f.cfg.Seed)
+}
+
+// taskConfig is the config of a fresh task model of the flags' shape.
+func (f *trainFlags) taskConfig(task tasks.Task) (*model.Config, error) {
+	shape := f.shape
+	layers, err := parseTuple("--layers", f.layers, 3)
+	if err != nil {
+		return nil, err
+	}
+	shape.Prelude, shape.Core, shape.Coda = layers[0], layers[1], layers[2]
+	shape.MeanRecurrence = cmpOr(f.cfg.MeanRecurrence, tasks.DefaultShape.MeanRecurrence)
+	shape.Backprop = cmpOr(f.cfg.BackpropDepth, tasks.DefaultShape.Backprop)
+	shape.BlockSize = tasks.DefaultShape.BlockSize
+	return shape.Config(task.Vocab().Size())
+}
+
+func cmpOr(v, fallback int) int {
+	if v != 0 {
+		return v
+	}
+	return fallback
+}
+
+// loadData opens the run's data for a model with the given vocabulary: the token file, split
+// into training and validation, or the task's training and held-out instances.
+func (f *trainFlags) loadData(task tasks.Task, vocab int) (*trainData, error) {
+	if task == nil {
+		stream, err := train.LoadTokens(f.data, vocab)
+		if err != nil {
+			return nil, err
+		}
+		trainPart, val := stream.Split(f.valFrac)
+		return &trainData{train: trainPart, val: val}, nil
+	}
+	if vocab != task.Vocab().Size() {
+		return nil, fmt.Errorf("train: the model's vocabulary (%d) is not the %s task's (%d tokens)", vocab, task.Name(), task.Vocab().Size())
+	}
+	lo, hi := task.TrainSizes()
+	if f.sizes != "" {
+		v, err := parseTuple("--sizes", f.sizes, 2)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi = v[0], v[1]
+	}
+	b, err := tasks.NewBatcher(task, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	val := *b
+	val.Split = tasks.Test
+	return &trainData{task: task, train: b, val: &val, seqLen: b.SeqLen()}, nil
+}
+
+// parseTuple reads exactly n comma-separated non-negative integers given to flag.
+func parseTuple(flag, s string, n int) ([]int, error) {
+	v, err := parseInts(flag, s, 0)
+	if err == nil && len(v) != n {
+		err = fmt.Errorf("%s %q: want %d comma-separated integers", flag, s, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return v, nil
 }
 
 // trainConfig completes the flags' config with defaults from the model config.
@@ -182,29 +319,18 @@ func (f *trainFlags) trainConfig(cfg *model.Config) (train.Config, error) {
 	tc.Optimizer = opt
 	tc.MaxMemory = int64(f.maxMemoryGiB * (1 << 30))
 	if f.fixed != "" {
-		n, k, ok := strings.Cut(f.fixed, ",")
-		nv, err1 := strconv.Atoi(strings.TrimSpace(n))
-		kv, err2 := strconv.Atoi(strings.TrimSpace(k))
-		if !ok || err1 != nil || err2 != nil {
-			return tc, fmt.Errorf("train: --fixed %q: want n,k", f.fixed)
+		v, err := parseTuple("--fixed", f.fixed, 2)
+		if err != nil {
+			return tc, err
 		}
-		tc.Fixed = &train.Recurrence{N: nv, K: kv}
+		tc.Fixed = &train.Recurrence{N: v[0], K: v[1]}
 	}
 	return tc, nil
 }
 
-func loadData(path string, vocab int, valFrac float64) (*train.TokenStream, *train.TokenStream, error) {
-	stream, err := train.LoadTokens(path, vocab)
-	if err != nil {
-		return nil, nil, err
-	}
-	trainData, val := stream.Split(valFrac)
-	return trainData, val, nil
-}
-
 // validate prints the validation loss at r = 1, r̄ and 4r̄.
-func validate(cmd *cobra.Command, tr *train.Trainer, val *train.TokenStream, batches int) error {
-	if len(val.Tokens) <= tr.Cfg.SeqLen {
+func validate(cmd *cobra.Command, tr *train.Trainer, val train.Batcher, batches int) error {
+	if s, ok := val.(*train.TokenStream); ok && len(s.Tokens) <= tr.Cfg.SeqLen {
 		return nil
 	}
 	rbar := max(tr.Cfg.MeanRecurrence, 1)
