@@ -94,8 +94,8 @@ func TestEvalTableAndBadFlags(t *testing.T) {
 	}
 	for want, args := range map[string][]string{
 		"not an integer ≥ 1": {"eval", "--steps", "0,2", "--plot", "none"},
-		"trained on":       {"eval", "--task", "parity", "--plot", "none"},
-		"context":          {"eval", "--lengths", "400", "--plot", "none"},
+		"trained on":         {"eval", "--task", "parity", "--plot", "none"},
+		"context":            {"eval", "--lengths", "400", "--plot", "none"},
 	} {
 		if _, err := runCLI(t, "", args...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: error %v, want it to mention %q", args, err, want)
