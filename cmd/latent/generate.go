@@ -146,16 +146,8 @@ func runGenerate(changed func(string) bool, fl *generateFlags, stdout, stderr io
 		return err
 	}
 	start := time.Now()
-	var toks []generate.Token
-	out := newTokenPrinter(stdout, tok, fl.asJSON)
-	for t, err := range g.Tokens() {
-		if err != nil {
-			return err
-		}
-		toks = append(toks, t)
-		out.add(t)
-	}
-	if err := out.finish(toks); err != nil {
+	toks, err := newTokenPrinter(stdout, tok, fl.asJSON).print(g)
+	if err != nil {
 		return err
 	}
 	if fl.stats {
@@ -215,6 +207,19 @@ func exitNote(t generate.Token) string {
 		return "\texit " + strconv.FormatFloat(t.ExitValue, 'g', 4, 64)
 	}
 	return ""
+}
+
+// print prints the generator's tokens as they come and returns them.
+func (p *tokenPrinter) print(g *generate.Generator) ([]generate.Token, error) {
+	var toks []generate.Token
+	for t, err := range g.Tokens() {
+		if err != nil {
+			return toks, err
+		}
+		toks = append(toks, t)
+		p.add(t)
+	}
+	return toks, p.finish(toks)
 }
 
 func (p *tokenPrinter) finish(toks []generate.Token) error {

@@ -178,16 +178,8 @@ func runLanguageModel(fl *runFlags, threshold *float64, prompt string, stdout, s
 	if err != nil {
 		return err
 	}
-	out := newTokenPrinter(stdout, tok, false)
-	var toks []generate.Token
-	for t, err := range g.Tokens() {
-		if err != nil {
-			return err
-		}
-		toks = append(toks, t)
-		out.add(t)
-	}
-	if err := out.finish(toks); err != nil {
+	toks, err := newTokenPrinter(stdout, tok, false).print(g)
+	if err != nil {
 		return err
 	}
 	steps := make([]string, len(toks))
