@@ -1,6 +1,9 @@
 package train
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latentlab/latent/internal/fixtures"
 	"github.com/latentlab/latent/model"
+	"github.com/latentlab/latent/safetensors"
 )
 
 func randomStream(n, vocab int, seed uint64) *TokenStream {
@@ -240,5 +245,65 @@ func TestTrainingLowersLoss(t *testing.T) {
 	val, err := tr.Evaluate(stream, 3, 2, 1)
 	if err != nil || val > first/3 {
 		t.Errorf("validation loss %.3f (%v)", val, err)
+	}
+}
+
+// TestCheckpointLayoutMatchesReference saves a model of the reference fixture's config and
+// compares it with the checkpoint the official PyTorch code wrote for that config: the same
+// tensor names, dtypes and shapes (freqs_cis and the tied lm_head included), the same metadata,
+// and a config.json with every key of the reference's.
+func TestCheckpointLayoutMatchesReference(t *testing.T) {
+	ref := fixtures.Path(t, "huginn-tiny")
+	cfg, err := model.LoadConfig(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := InitModel(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := SaveModel(m, dir); err != nil {
+		t.Fatal(err)
+	}
+	want, err := safetensors.Open(filepath.Join(ref, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	got, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	layout := func(f *safetensors.File) []string {
+		var out []string
+		for _, tn := range f.Tensors() {
+			out = append(out, fmt.Sprintf("%s %s %v", tn.Name, tn.DType, tn.Shape))
+		}
+		return out
+	}
+	if g, w := layout(got), layout(want); !slices.Equal(g, w) {
+		t.Errorf("tensors differ from the reference checkpoint:\n got %q\nwant %q", g, w)
+	}
+	if !maps.Equal(got.Metadata(), want.Metadata()) {
+		t.Errorf("metadata %v, reference %v", got.Metadata(), want.Metadata())
+	}
+	keys := func(path string) map[string]any {
+		var doc map[string]any
+		data, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(data, &doc)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	ours := keys(filepath.Join(dir, "config.json"))
+	for k := range keys(filepath.Join(ref, "config.json")) {
+		if _, ok := ours[k]; !ok {
+			t.Errorf("config.json lacks the reference key %q", k)
+		}
 	}
 }
