@@ -17,6 +17,9 @@ type isa struct {
 	kernel     func(kc int, a, b, c *float32, ldc int, add bool)
 	mr, nr     int
 	kc, mc, nc int
+	// narrow is the most floats a packed kc-deep slab of A may hold for gemm to take gemmNarrow,
+	// which reads the slab once per micro-panel of B: about the L2 per core.
+	narrow int
 
 	// Matrix-vector products over rows×k weights (rows a multiple of 4, k of gemvStep, row
 	// stride ldw elements): out[r] = Σ_p w[r*ldw+p]·x[p].

@@ -5,7 +5,8 @@ package kernels
 // into kc-deep slabs; each slab of B (nc columns) and of A (mc rows) is packed into micro-panels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
-// operands' layouts (transposed or not, fp32 or bf16).
+// operands' layouts (transposed or not, fp32 or bf16). Products with few rows take a variant
+// without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time.
 
 // operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
 // element (i, p) is f32[i*rs+p*cs] or, for bf16 weights, bf16[i*rs+p*cs]. One of rs and cs
@@ -121,11 +122,8 @@ func (o operand) scatterPanels(dst []float32, i0, count, p0, kc, width int) {
 func roundUp(n, multiple int) int { return (n + multiple - 1) / multiple * multiple }
 
 // gemm computes C (=|+=) A·B where C is m×n with row stride ldc, A is m×k and bt is B's
-// transpose (n×k). For each kc×nc slab of B the workers first pack the slab together, then
-// compute it: split by rows of C when there are enough (each worker packing its own A blocks),
-// by columns otherwise (each packing all of the few rows of A).
+// transpose (n×k).
 func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
-	s := fast
 	if m == 0 || n == 0 {
 		return
 	}
@@ -137,6 +135,19 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		}
 		return
 	}
+	if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
+		gemmNarrow(c, ldc, m, n, k, a, bt, add)
+	} else {
+		gemmWide(c, ldc, m, n, k, a, bt, add)
+	}
+}
+
+// gemmWide is gemm for products with many rows or with B stored by rows. For each kc×nc slab
+// of B the workers first pack the slab together, then compute it: split by rows of C when
+// there are enough (each worker packing its own A blocks, both sharing the packed slab), by
+// columns otherwise (each packing all of the few rows of A).
+func gemmWide(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	s := fast
 	// Buffers are allocated per call and sized to the product: a pool would keep up to a slab
 	// per concurrent caller alive between calls, for a saving that is small next to the work.
 	b := make([]float32, min(s.kc, k)*roundUp(min(s.nc, n), s.nr))
@@ -157,6 +168,65 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 				Parallel(colPanels, func(lo, hi int) { blk.run(0, m, lo*s.nr, min(hi*s.nr, nb)) })
 			}
 		}
+	}
+}
+
+// narrowChunk is how many floats of C (256 KiB) gemmNarrow keeps close while it runs through
+// all of k.
+const narrowChunk = 64 << 10
+
+// gemmNarrow is gemm for A with few rows (see isa.narrow) and B stored by columns (Linear's
+// weights), typically a prefill through a large weight matrix, where the cost is streaming B
+// from memory once. A is packed whole up front, then the workers split the columns of C with a
+// single Parallel call and no barrier per slab: each packs one nr-wide micro-panel of B at a
+// time into its own L1-sized buffer and uses it at once for all rows, reading the packed slab
+// of A from L2. The columns go in chunks whose part of C stays cached across the kc slabs.
+func gemmNarrow(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	s := fast
+	mp := roundUp(m, s.mr)
+	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
+	nw.a = make([]float32, mp*k+2) // slab pc at mp*pc; +2 for pack6F32's spill
+	for pc := 0; pc < k; pc += s.kc {
+		a.packPanels(s, nw.a[mp*pc:], 0, m, pc, min(s.kc, k-pc), s.mr)
+	}
+	Parallel((n+s.nr-1)/s.nr, nw.run)
+}
+
+// narrow is a product computed by gemmNarrow.
+type narrow struct {
+	s       *isa
+	c       []float32
+	ldc     int
+	m, n, k int
+	a       []float32 // all of A, packed slab by slab
+	bt      operand
+	add     bool
+}
+
+// run computes column panels lo..hi of C.
+func (nw *narrow) run(lo, hi int) {
+	s := nw.s
+	scratch := make([]float32, min(s.kc, nw.k)*s.nr+s.mr*s.nr) // a B micro-panel, an edge tile
+	chunk := max(narrowChunk/(roundUp(nw.m, s.mr)*s.nr), 1)    // column panels per chunk
+	for j0 := lo; j0 < hi; j0 += chunk {
+		for pc := 0; pc < nw.k; pc += s.kc {
+			for jp := j0; jp < min(j0+chunk, hi); jp++ {
+				nw.panel(jp*s.nr, pc, min(s.kc, nw.k-pc), scratch)
+			}
+		}
+	}
+}
+
+// panel packs B's micro-panel of columns col..col+nr over slab pc..pc+kb into scratch and
+// adds its product with the slab of A to C (or stores it, for the first slab of a new C).
+func (nw *narrow) panel(col, pc, kb int, scratch []float32) {
+	s := nw.s
+	b, edge := scratch[:kb*s.nr], scratch[len(scratch)-s.mr*s.nr:]
+	cols := min(s.nr, nw.n-col)
+	nw.bt.packPanels(s, b, col, cols, pc, kb, s.nr)
+	a := nw.a[roundUp(nw.m, s.mr)*pc:]
+	for ir := 0; ir < nw.m; ir += s.mr {
+		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*kb:], b, nw.add || pc > 0, edge)
 	}
 }
 

@@ -138,9 +138,26 @@ func TestGemmMatchesGeneric(t *testing.T) {
 				checkAllProducts(t, backend, rng, m, k, n)
 			}
 		}
-		// Shapes that cross the cache blocks (kc, mc and nc) and split over the workers.
-		for _, s := range [][3]int{{1000, 65, 33}, {13, 1000, 257}, {20, 300, 2100}} {
+		// Shapes that cross the cache blocks (kc, mc and nc) and split over the workers; the
+		// last takes gemmNarrow through several chunks of columns per worker.
+		for _, s := range [][3]int{{1000, 65, 33}, {13, 1000, 257}, {20, 300, 2100}, {70, 300, 2100}} {
 			checkAllProducts(t, backend, rng, s[0], s[1], s[2])
+		}
+	})
+}
+
+// TestGemmSmallBlocks shrinks the cache blocks so that small products cross every block
+// boundary of both gemmNarrow and gemmWide, and products just either side of the threshold
+// between them take each.
+func TestGemmSmallBlocks(t *testing.T) {
+	forEachISA(t, func(backend string) {
+		small := *fast
+		small.kc, small.mc, small.nc = 16, 2*small.mr, 4*small.nr
+		small.narrow = small.kc * 4 * small.mr // up to 4 row panels at full depth
+		fast = &small
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, s := range [][3]int{{1, 40, 300}, {4 * small.mr, 50, 150}, {4*small.mr + 1, 50, 150}, {100, 33, 200}, {100, 7, 9}} {
+			checkAllProducts(t, backend+" small blocks", rng, s[0], s[1], s[2])
 		}
 	})
 }

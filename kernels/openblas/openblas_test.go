@@ -36,7 +36,13 @@ func TestLinearMatchesKernels(t *testing.T) {
 // BenchmarkGemmVsOpenBLAS alternates kernels.Linear and OpenBLAS's sgemm on the same shape,
 // so that both see the same load on a shared machine, and reports both rates and their ratio,
 // by wall time and by the process CPU time each spent (steadier when other work shares the
-// cores; OpenBLAS's threads spin while they wait, and that counts against it too).
+// cores; OpenBLAS's threads spin while they wait, and that counts against it too). Run it with
+// OpenBLAS's threads told to sleep soon after each call:
+//
+//	OPENBLAS_THREAD_TIMEOUT=4 OPENBLAS_NUM_THREADS=2 go test -tags openblas -run NONE -bench GemmVsOpenBLAS ./kernels/openblas
+//
+// Without OPENBLAS_THREAD_TIMEOUT its idle threads spin after every call and take the cores
+// from kernels' workers in the call that follows, which makes the alternation unfair to them.
 func BenchmarkGemmVsOpenBLAS(b *testing.B) {
 	shapes := []struct {
 		name    string
