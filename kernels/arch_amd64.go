@@ -19,7 +19,7 @@ func supportedISAs() []*isa {
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
-		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, sumWords: sumWordsAVX2,
+		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192,
 	}}
 }
@@ -37,7 +37,7 @@ func allISAs() []*isa {
 		kernel: gemmKernelAVX512, mr: 12, nr: 32, kc: 256, mc: 144, nc: 512, narrow: 128 << 10,
 		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
-		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, sumWords: sumWordsAVX2,
+		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX512, fmaFlops: 384,
 	}}, list...)
 }
@@ -71,6 +71,9 @@ func addAVX2(out, a, b *float32, n int)
 
 //go:noescape
 func scaleAVX2(x *float32, a float32, n int)
+
+//go:noescape
+func expAVX2(dst, src *float32, scale, shift float32, n int)
 
 //go:noescape
 func sumWordsAVX2(w *uint64, n int) uint64

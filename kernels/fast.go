@@ -40,6 +40,8 @@ type isa struct {
 	axpy  func(y, x *float32, a float32, n int)
 	add   func(out, a, b *float32, n int)
 	scale func(x *float32, a float32, n int)
+	// exp writes dst[i] = Exp(scale·src[i] − shift) bit for bit, n a multiple of expBlock.
+	exp func(dst, src *float32, scale, shift float32, n int)
 	// sumWords adds n 64-bit words (n a multiple of 16); it only serves MeasureBandwidth.
 	sumWords func(w *uint64, n int) uint64
 	// fmaLoop runs n iterations of independent FMAs, fmaFlops floating-point operations each;

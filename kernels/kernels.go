@@ -169,9 +169,6 @@ func RoPEInterleaved(x, cos, sin []float32) {
 	}
 }
 
-// SiLU returns x·sigmoid(x).
-func SiLU(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
-
 // Softmax replaces x by softmax(x) in place (max-subtracted; -Inf entries become 0).
 func Softmax(x []float32) {
 	mx := float32(math.Inf(-1))
@@ -180,10 +177,9 @@ func Softmax(x []float32) {
 			mx = v
 		}
 	}
+	ExpScaled(x, x, 1, mx)
 	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
-		x[i] = e
+	for _, e := range x {
 		sum += float64(e)
 	}
 	inv := float32(1 / sum)

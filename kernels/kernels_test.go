@@ -316,11 +316,20 @@ func TestMaxIndex(t *testing.T) {
 	}
 }
 
-func TestSiLU(t *testing.T) {
-	for _, x := range []float64{-20, -1, 0, 0.5, 3, 40} {
-		want := x / (1 + math.Exp(-x))
-		if got := float64(SiLU(float32(x))); math.Abs(got-want) > 1e-6*math.Max(1, math.Abs(want)) {
-			t.Errorf("SiLU(%g) = %g, want %g", x, got, want)
+func TestSwiGLUAndSigmoid(t *testing.T) {
+	gate := []float32{-200, -20, -1, 0, 0.5, 3, 40, 100, -0.25, 7}
+	up := []float32{1, 2, -1, 5, 0.5, 1, -2, 1, 3, 0.1}
+	act, sig := make([]float32, len(gate)), make([]float32, len(gate))
+	SwiGLU(act, gate, up)
+	Sigmoid(sig, gate)
+	for i, g := range gate {
+		s := 1 / (1 + math.Exp(-float64(g)))
+		want := float64(g) * s * float64(up[i])
+		if d := math.Abs(float64(act[i]) - want); d > 1e-6*math.Max(1, math.Abs(want)) {
+			t.Errorf("SwiGLU(%g, %g) = %g, want %g", g, up[i], act[i], want)
+		}
+		if d := math.Abs(float64(sig[i]) - s); d > 1e-7 {
+			t.Errorf("Sigmoid(%g) = %g, want %g", g, sig[i], s)
 		}
 	}
 }

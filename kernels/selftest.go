@@ -112,7 +112,14 @@ func (s *isa) selfTestVector() error {
 	}
 	s.scale(&got[0], -0.25, n)
 	scaleGeneric(want, -0.25)
-	return sameValues("scale kernel", got, want)
+	if err := sameValues("scale kernel", got, want); err != nil {
+		return err
+	}
+	s.exp(&got[0], &x[0], -3, 0.5, n)
+	for i, v := range x {
+		want[i] = Exp(float32(-3*v) - 0.5)
+	}
+	return sameValues("exp kernel", got, want)
 }
 
 // exactData returns n multiples of 1/8 in [-0.75, 0.75], varying with seed.

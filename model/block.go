@@ -46,10 +46,7 @@ func (m *Model) mlp(b *Block, x []float32, S int) []float32 {
 	act := make([]float32, S*ffn)
 	for i := 0; i < S; i++ {
 		gate, up := fc[i*2*ffn:i*2*ffn+ffn], fc[i*2*ffn+ffn:(i+1)*2*ffn]
-		row := act[i*ffn : (i+1)*ffn]
-		for j := range row {
-			row[j] = kernels.SiLU(gate[j]) * up[j]
-		}
+		kernels.SwiGLU(act[i*ffn:(i+1)*ffn], gate, up)
 	}
 	out := make([]float32, S*m.Config.NEmbd)
 	b.MLPProj.Apply(out, act, S)

@@ -89,10 +89,7 @@ func linearBackward(dx, dw, dy, x, w []float32, m, k, n int) {
 func swigluForward(act, fc []float32, ffn int) {
 	kernels.Parallel(len(act)/ffn, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			gate, up, a := fc[i*2*ffn:i*2*ffn+ffn], fc[i*2*ffn+ffn:(i+1)*2*ffn], act[i*ffn:(i+1)*ffn]
-			for j, g := range gate {
-				a[j] = kernels.SiLU(g) * up[j]
-			}
+			kernels.SwiGLU(act[i*ffn:(i+1)*ffn], fc[i*2*ffn:i*2*ffn+ffn], fc[i*2*ffn+ffn:(i+1)*2*ffn])
 		}
 	})
 }
@@ -101,11 +98,13 @@ func swigluForward(act, fc []float32, ffn int) {
 // d gate = dact · up · σ(g)(1 + g(1 − σ(g))),  d up = dact · silu(g).
 func swigluBackward(dfc, dact, fc []float32, ffn int) {
 	kernels.Parallel(len(dact)/ffn, func(lo, hi int) {
+		sig := make([]float32, ffn)
 		for i := lo; i < hi; i++ {
 			gate, up := fc[i*2*ffn:i*2*ffn+ffn], fc[i*2*ffn+ffn:(i+1)*2*ffn]
 			dgate, dup, da := dfc[i*2*ffn:i*2*ffn+ffn], dfc[i*2*ffn+ffn:(i+1)*2*ffn], dact[i*ffn:(i+1)*ffn]
+			kernels.Sigmoid(sig, gate)
 			for j, g := range gate {
-				s := float32(1 / (1 + math.Exp(float64(-g))))
+				s := sig[j]
 				dgate[j] = da[j] * up[j] * s * (1 + g*(1-s))
 				dup[j] = da[j] * g * s
 			}
@@ -314,16 +313,17 @@ func softmaxNLL(row []float32, label int) float64 {
 	for _, v := range row {
 		mx = max(mx, v)
 	}
+	target := row[label] - mx
+	kernels.ExpScaled(row, row, 1, mx)
 	var sum float64
-	for _, v := range row {
-		sum += math.Exp(float64(v - mx))
+	for _, e := range row {
+		sum += float64(e)
 	}
-	nll := math.Log(sum) - float64(row[label]-mx)
-	inv := 1 / sum
-	for j, v := range row {
-		row[j] = float32(math.Exp(float64(v-mx)) * inv)
+	inv := float32(1 / sum)
+	for j := range row {
+		row[j] *= inv
 	}
-	return nll
+	return math.Log(sum) - float64(target)
 }
 
 func addInto(dst, src []float32) {
