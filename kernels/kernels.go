@@ -1,5 +1,5 @@
 // Package kernels holds the hot numeric loops of latent: matrix products with fp32 or bf16
-// weights, vector helpers, RMSNorm, RoPE, softmax and SiLU. Weights follow PyTorch's Linear
+// weights, vector helpers, RMSNorm, RoPE, softmax, exp and SwiGLU. Weights follow PyTorch's Linear
 // layout, [out, in], so Linear computes y = x·Wᵀ.
 //
 // On amd64 an assembly path (AVX2 with FMA) is chosen once at start-up from the CPU's
