@@ -241,8 +241,8 @@ func benchmarkProduct(b *testing.B, m, k, n int, fn func()) {
 	}
 }
 
-// gemmShapes are the benchmarked shapes: squares and Huginn-0125's prefill of 64 tokens
-// through the attention's fused q, k, v projection (n_embd 5280 → 3·5280).
+// gemmShapes are the benchmarked shapes: squares and Huginn-0125's prefill of 64 and of 16
+// tokens through the attention's fused q, k, v projection (n_embd 5280 → 3·5280).
 var gemmShapes = []struct {
 	name    string
 	m, k, n int
@@ -250,6 +250,7 @@ var gemmShapes = []struct {
 	{"512", 512, 512, 512},
 	{"1024", 1024, 1024, 1024},
 	{"huginn-prefill-64x5280x15840", 64, 5280, 15840},
+	{"huginn-prefill-16x5280x15840", 16, 5280, 15840},
 }
 
 func BenchmarkGemm(b *testing.B) {
