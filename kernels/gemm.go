@@ -135,7 +135,9 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		}
 		return
 	}
-	if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
+	if bt.cs == 1 && a.cs == 1 && a.bf16 == nil && m <= fast.dotRows {
+		gemmDot(fast, c, ldc, m, n, k, a, bt, add)
+	} else if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
 		gemmNarrow(c, ldc, m, n, k, a, bt, add)
 	} else {
 		gemmWide(c, ldc, m, n, k, a, bt, add)

@@ -49,10 +49,42 @@ func (s *isa) selfTest() error {
 	if err := sameValues("gemv bf16 kernel", got, want); err != nil {
 		return err
 	}
+	if err := s.selfTestDot(x, w, wb, k, rows); err != nil {
+		return err
+	}
 	if err := s.selfTestPack(); err != nil {
 		return err
 	}
 	return s.selfTestVector()
+}
+
+// selfTestDot checks the dot-product tiles, where the implementation has them, through
+// gemmDot on 5 rows of A (two tile groups, one partial) against the first 6 weight rows (two
+// tiles).
+func (s *isa) selfTestDot(x, w []float32, wb []uint16, k, rows int) error {
+	if s.dotRows == 0 {
+		return nil
+	}
+	const m, n = 5, 6
+	a := make([]float32, 0, m*k)
+	for i := range m {
+		a = append(a, x[i:]...)
+		a = append(a, x[:i]...)
+	}
+	want, got := make([]float32, m*n), make([]float32, m*n)
+	for _, bf16 := range []bool{false, true} {
+		if bf16 {
+			linearBF16Generic(want, a, wb[:n*k], m, k, n)
+			gemmDot(s, got, n, m, n, k, rowMajor(a, k), weightsBF16(wb, k), false)
+		} else {
+			linearGeneric(want, a, w[:n*k], m, k, n)
+			gemmDot(s, got, n, m, n, k, rowMajor(a, k), weightsF32(w, k), false)
+		}
+		if err := sameValues(fmt.Sprintf("dot tile kernel (bf16 %v)", bf16), got, want); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // selfTestPack checks the transposing packs on a 16-row, 16-step block of a wider matrix.
