@@ -169,8 +169,10 @@ func RoPEInterleaved(x, cos, sin []float32) {
 	}
 }
 
-// Softmax replaces x by softmax(x) in place (max-subtracted; -Inf entries become 0).
-func Softmax(x []float32) {
+// Softmax replaces x by softmax(x) in place (max-subtracted; -Inf entries become 0). It
+// returns the maximum it subtracted and the sum of the shifted exponentials, from which a
+// caller gets log-probabilities: log softmax(x)[i] = x[i] − shift − log(sum).
+func Softmax(x []float32) (shift float32, sum float64) {
 	mx := float32(math.Inf(-1))
 	for _, v := range x {
 		if v > mx {
@@ -178,7 +180,6 @@ func Softmax(x []float32) {
 		}
 	}
 	ExpScaled(x, x, 1, mx)
-	var sum float64
 	for _, e := range x {
 		sum += float64(e)
 	}
@@ -186,4 +187,5 @@ func Softmax(x []float32) {
 	for i := range x {
 		x[i] *= inv
 	}
+	return mx, sum
 }

@@ -309,21 +309,9 @@ const ignoreIndex = -100
 
 // softmaxNLL replaces row by softmax(row) and returns −log softmax(row)[label].
 func softmaxNLL(row []float32, label int) float64 {
-	mx := row[0]
-	for _, v := range row {
-		mx = max(mx, v)
-	}
-	target := row[label] - mx
-	kernels.ExpScaled(row, row, 1, mx)
-	var sum float64
-	for _, e := range row {
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := range row {
-		row[j] *= inv
-	}
-	return math.Log(sum) - float64(target)
+	logit := row[label]
+	shift, sum := kernels.Softmax(row)
+	return math.Log(sum) - float64(logit-shift)
 }
 
 func addInto(dst, src []float32) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -245,17 +246,10 @@ func (f *trainFlags) taskConfig(task tasks.Task) (*model.Config, error) {
 		return nil, err
 	}
 	shape.Prelude, shape.Core, shape.Coda = layers[0], layers[1], layers[2]
-	shape.MeanRecurrence = cmpOr(f.cfg.MeanRecurrence, tasks.DefaultShape.MeanRecurrence)
-	shape.Backprop = cmpOr(f.cfg.BackpropDepth, tasks.DefaultShape.Backprop)
+	shape.MeanRecurrence = cmp.Or(f.cfg.MeanRecurrence, tasks.DefaultShape.MeanRecurrence)
+	shape.Backprop = cmp.Or(f.cfg.BackpropDepth, tasks.DefaultShape.Backprop)
 	shape.BlockSize = tasks.DefaultShape.BlockSize
 	return shape.Config(task.Vocab().Size())
-}
-
-func cmpOr(v, fallback int) int {
-	if v != 0 {
-		return v
-	}
-	return fallback
 }
 
 // loadData opens the run's data for a model with the given vocabulary: the token file, split
