@@ -125,12 +125,8 @@ func toBF16Bytes(dst []byte, t safetensors.Tensor, from, n int) error {
 
 // copyIfPresent copies src to dst atomically; a missing src is not an error.
 func copyIfPresent(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(dst, data)
+	return CopyFileAtomic(src, dst)
 }

@@ -118,6 +118,15 @@ func writeConfig(cfg *Config, dir string) error {
 	return WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
+// CopyFileAtomic copies the file src to dst with WriteFileAtomic.
+func CopyFileAtomic(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(dst, data)
+}
+
 // WriteFileAtomic writes data to path through a temporary file in the same folder and a rename,
 // so a crash never leaves half a file under the final name.
 func WriteFileAtomic(path string, data []byte) error {

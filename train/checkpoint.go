@@ -3,7 +3,6 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -127,8 +126,8 @@ func (t *Trainer) writeCheckpoint(dir, tokenizer string) error {
 		return err
 	}
 	if tokenizer != "" {
-		if err := copyFileAtomic(tokenizer, filepath.Join(dir, tokenizerFile)); err != nil {
-			return err
+		if err := model.CopyFileAtomic(tokenizer, filepath.Join(dir, tokenizerFile)); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
 	}
 	var moments []safetensors.WriteTensor
@@ -269,19 +268,6 @@ func (t *Trainer) loadMoments(path string) error {
 		}
 	}
 	return nil
-}
-
-func copyFileAtomic(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	defer in.Close()
-	data, err := io.ReadAll(in)
-	if err != nil {
-		return fmt.Errorf("train: read %s: %w", src, err)
-	}
-	return model.WriteFileAtomic(dst, data)
 }
 
 // syncDir flushes a folder's entries (a rename) to disk; failures only cost durability.
