@@ -1,0 +1,84 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/latentlab/latent/model"
+)
+
+// Token is one token's trajectory summary in trace.json.
+type Token struct {
+	Index     int       `json:"index"`
+	ID        int       `json:"id"`
+	Text      string    `json:"text"`
+	Generated bool      `json:"generated,omitempty"` // part of the greedy continuation
+	StepSize  []float64 `json:"step_size,omitempty"` // ‖x_t − x_{t−1}‖/‖x_t‖, t = 1 … T
+	DistFinal []float64 `json:"dist_final"`          // ‖x_t − x_T‖, t = 0 … T
+	Readouts  []Readout `json:"readouts,omitempty"`
+	Stats
+}
+
+// Report is trace.json.
+type Report struct {
+	State         string         `json:"state"` // normalized (ln_f(s_t)) or raw
+	Steps         int            `json:"steps"`
+	Seed          uint64         `json:"seed"`
+	InitScale     float64        `json:"init_scale"`
+	ReadoutStride int            `json:"readout_stride"`
+	Counts        map[string]int `json:"counts"`
+	PCA           *PCA           `json:"pca,omitempty"`
+	Tokens        []Token        `json:"tokens"`
+}
+
+// ClassifyAll labels every token of s.
+func (c Criteria) ClassifyAll(s *States) ([]Stats, error) {
+	if s.Steps < c.MinSteps() {
+		return nil, fmt.Errorf("trace: %d steps recorded, the criteria need at least %d", s.Steps, c.MinSteps())
+	}
+	out := make([]Stats, s.Tokens)
+	for i := range out {
+		out[i] = c.Classify(s.Token(i))
+	}
+	return out, nil
+}
+
+// Counts tallies the labels.
+func Counts(stats []Stats) map[string]int {
+	n := map[string]int{}
+	for _, l := range AllLabels {
+		n[l] = 0
+	}
+	for _, st := range stats {
+		n[st.Label]++
+	}
+	return n
+}
+
+// DistFinal returns ‖x_t − x_T‖ of token i for t = 0 … T.
+func (s *States) DistFinal(i int) []float64 {
+	last := s.At(s.Steps, i)
+	out := make([]float64, s.Steps+1)
+	for t := range out {
+		d := 0.0
+		for j, v := range s.At(t, i) {
+			dj := float64(v - last[j])
+			d += dj * dj
+		}
+		out[t] = math.Sqrt(d)
+	}
+	return out
+}
+
+// WriteJSON writes r to path atomically.
+func (r *Report) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	if err := model.WriteFileAtomic(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	return nil
+}
