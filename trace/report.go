@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/latentlab/latent/model"
 )
@@ -81,4 +82,42 @@ func (r *Report) WriteJSON(path string) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	return nil
+}
+
+// Analyze labels every token of s, measures its distance to the final state, fits a 6-component
+// PCA and returns the report; rec, when not nil, adds the step sizes and readouts Record
+// measured. Token ids and texts are left to the caller.
+func (c Criteria) Analyze(s *States, rec *Recorded) (*Report, error) {
+	stats, err := c.ClassifyAll(s)
+	if err != nil {
+		return nil, err
+	}
+	pca, err := FitPCA(s, 6)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Steps: s.Steps, Counts: Counts(stats), PCA: pca, Tokens: make([]Token, s.Tokens)}
+	for i := range r.Tokens {
+		r.Tokens[i] = Token{Index: i, DistFinal: s.DistFinal(i), Stats: stats[i]}
+		if rec != nil {
+			r.Tokens[i].StepSize, r.Tokens[i].Readouts = rec.StepSize[i], rec.Readouts[i]
+		}
+	}
+	return r, nil
+}
+
+// labelOrder ranks labels for choosing the tokens worth drawing: the unusual ones first.
+var labelOrder = map[string]int{Orbit: 0, Slider: 1, NotConverged: 2, Converging: 3, FixedPoint: 4}
+
+// Interesting returns up to n token indices, orbits first, then sliders, not converged,
+// converging and fixed points, each group in token order.
+func (r *Report) Interesting(n int) []int {
+	idx := make([]int, len(r.Tokens))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return labelOrder[r.Tokens[idx[a]].Label] < labelOrder[r.Tokens[idx[b]].Label]
+	})
+	return idx[:min(n, len(idx))]
 }
