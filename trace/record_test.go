@@ -116,3 +116,13 @@ func TestReadStatesRejectsBadFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestSettledAt(t *testing.T) {
+	d := []float64{5, 0.5, 0.002, 0.0005, 0.002, 0.0001, 0}
+	if got := settledAt(d, 1, 1e-3); got != 5 {
+		t.Errorf("settled at %d, want 5 (the excursion at step 4 counts)", got)
+	}
+	if got := settledAt([]float64{1, 1, 0}, 1, 1e-3); got != 2 {
+		t.Errorf("settled at %d, want 2", got)
+	}
+}

@@ -17,6 +17,8 @@ type Token struct {
 	Generated bool      `json:"generated,omitempty"` // part of the greedy continuation
 	StepSize  []float64 `json:"step_size,omitempty"` // ‖x_t − x_{t−1}‖/‖x_t‖, t = 1 … T
 	DistFinal []float64 `json:"dist_final"`          // ‖x_t − x_T‖, t = 0 … T
+	// SettledAt is the first step from which ‖x_t − x_T‖/‖x_T‖ stays below the criteria's ε.
+	SettledAt int       `json:"settled_at"`
 	Readouts  []Readout `json:"readouts,omitempty"`
 	Stats
 }
@@ -98,7 +100,8 @@ func (c Criteria) Analyze(s *States, rec *Recorded) (*Report, error) {
 	}
 	r := &Report{Steps: s.Steps, Counts: Counts(stats), PCA: pca, Tokens: make([]Token, s.Tokens)}
 	for i := range r.Tokens {
-		r.Tokens[i] = Token{Index: i, DistFinal: s.DistFinal(i), Stats: stats[i]}
+		d := s.DistFinal(i)
+		r.Tokens[i] = Token{Index: i, DistFinal: d, SettledAt: settledAt(d, l2(s.Token(i)[s.Steps]), c.Eps), Stats: stats[i]}
 		if rec != nil {
 			r.Tokens[i].StepSize, r.Tokens[i].Readouts = rec.StepSize[i], rec.Readouts[i]
 		}
@@ -120,4 +123,13 @@ func (r *Report) Interesting(n int) []int {
 		return labelOrder[r.Tokens[idx[a]].Label] < labelOrder[r.Tokens[idx[b]].Label]
 	})
 	return idx[:min(n, len(idx))]
+}
+
+// settledAt is the first t from which dist[t] < eps·norm holds to the end.
+func settledAt(dist []float64, norm, eps float64) int {
+	t := len(dist) - 1
+	for t > 0 && dist[t-1] < eps*norm {
+		t--
+	}
+	return t
 }
