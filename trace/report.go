@@ -15,6 +15,7 @@ type Token struct {
 	ID        int       `json:"id"`
 	Text      string    `json:"text"`
 	Generated bool      `json:"generated,omitempty"` // part of the greedy continuation
+	Depth     int       `json:"depth,omitempty"`     // task prompts: the sequential work of the answer here
 	StepSize  []float64 `json:"step_size,omitempty"` // ‖x_t − x_{t−1}‖/‖x_t‖, t = 1 … T
 	DistFinal []float64 `json:"dist_final"`          // ‖x_t − x_T‖, t = 0 … T
 	// SettledAt is the first step from which ‖x_t − x_T‖/‖x_T‖ stays below the criteria's ε.

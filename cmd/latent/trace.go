@@ -156,11 +156,12 @@ func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
 	if err := fl.check(); err != nil {
 		return err
 	}
-	m, ids, text, cleanup, err := traceInput(fl)
+	m, in, cleanup, err := traceInput(fl)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	ids := in.ids
 	lo, hi := -1, -1
 	if fl.tokens != "" {
 		if lo, hi, err = tokenRange(fl.tokens, len(ids)); err != nil {
@@ -174,7 +175,7 @@ func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "trace: %d × %d × %d F32 states (%.1f MB) → %s\n", fl.steps+1, len(ids), m.Config.NEmbd,
 		float64(trace.StatesBytes(fl.steps, len(ids), m.Config.NEmbd))/1e6, statesPath)
 	written := []string{statesPath}
-	err = writeTrace(fl, m, ids, text, lo, hi, &written, stdout)
+	err = writeTrace(fl, m, in, lo, hi, &written, stdout)
 	if err != nil {
 		for _, p := range written {
 			os.Remove(p)
@@ -184,7 +185,8 @@ func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
 }
 
 // writeTrace records, analyses and draws; every file it writes is added to written first.
-func writeTrace(fl *traceFlags, m *model.Model, ids []int, text []string, lo, hi int, written *[]string, stdout io.Writer) error {
+func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, written *[]string, stdout io.Writer) error {
+	ids, text := in.ids, in.text
 	opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: fl.seed, ReadoutStride: fl.stride}
 	statesPath := (*written)[0]
 	rec, err := trace.Record(m, ids, opt, statesPath)
@@ -204,6 +206,9 @@ func writeTrace(fl *traceFlags, m *model.Model, ids []int, text []string, lo, hi
 	for i := range rep.Tokens {
 		rep.Tokens[i].ID, rep.Tokens[i].Text, rep.Tokens[i].Generated = ids[i], text[i], i >= len(ids)-fl.generate
 		dist[i], steps[i] = rep.Tokens[i].DistFinal, rep.Tokens[i].StepSize
+		if in.depth != nil {
+			rep.Tokens[i].Depth = in.depth[i]
+		}
 	}
 	chosen := rep.Interesting(8)
 	if lo >= 0 {
@@ -258,57 +263,72 @@ func fmtFloats(v []float64) string {
 	return strings.Join(parts, " ")
 }
 
-// traceInput loads the model and turns --prompt or --ids (plus --generate) into token ids and
-// their texts.
-func traceInput(fl *traceFlags) (*model.Model, []int, []string, func(), error) {
+// traceTokens are the traced tokens: ids, texts and, for a task prompt, each position's depth
+// (the sequential work its answer needs, tasks.Example.Depth).
+type traceTokens struct {
+	ids   []int
+	text  []string
+	depth []int
+}
+
+// traceInput loads the model and turns --prompt or --ids (plus --generate) into tokens.
+func traceInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 	if fl.dir != "" {
 		if _, isTask, err := tasks.LoadVocab(fl.dir); err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, err
 		} else if !isTask {
 			return languageInput(fl)
 		}
 	}
 	if fl.generate > 0 {
-		return nil, nil, nil, nil, fmt.Errorf("--generate: a task model answers every position in one pass; trace the prompt alone")
+		return nil, nil, nil, fmt.Errorf("--generate: a task model answers every position in one pass; trace the prompt alone")
 	}
 	m, task, cleanup, err := openTaskModel(fl.dir, "")
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	ids, err := taskIDs(fl, task)
+	in, err := taskTokens(fl, task)
 	if err != nil {
 		cleanup()
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	text := make([]string, len(ids))
-	for i, id := range ids {
-		text[i] = task.Vocab().Name(id)
-	}
-	return m, ids, text, cleanup, nil
+	return m, in, cleanup, nil
 }
 
-func taskIDs(fl *traceFlags, task tasks.Task) ([]int, error) {
+func taskTokens(fl *traceFlags, task tasks.Task) (*traceTokens, error) {
+	in := &traceTokens{}
 	if fl.ids != "" {
-		return parseIDs(fl.ids)
+		var err error
+		if in.ids, err = parseIDs(fl.ids); err != nil {
+			return nil, err
+		}
+	} else {
+		ex, err := task.Parse(fl.prompt)
+		if err != nil {
+			return nil, err
+		}
+		in.ids, in.depth = ex.Inputs, ex.Depth
 	}
-	ex, err := task.Parse(fl.prompt)
-	return ex.Inputs, err
+	for _, id := range in.ids {
+		in.text = append(in.text, task.Vocab().Name(id))
+	}
+	return in, nil
 }
 
 // languageInput encodes the prompt with the folder's tokenizer and appends --generate greedy
 // tokens, each from a cache-free forward pass of --steps recurrences.
-func languageInput(fl *traceFlags) (*model.Model, []int, []string, func(), error) {
+func languageInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 	tok, err := tokenizer.Load(fl.dir)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	m, err := model.Load(fl.dir)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	fail := func(err error) (*model.Model, []int, []string, func(), error) {
+	fail := func(err error) (*model.Model, *traceTokens, func(), error) {
 		m.Close()
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	ids := tok.Encode(fl.prompt, true)
 	if fl.ids != "" {
@@ -324,9 +344,9 @@ func languageInput(fl *traceFlags) (*model.Model, []int, []string, func(), error
 		}
 		ids = append(ids, model.Argmax(out.Logits[(len(ids)-1)*V:], V)[0])
 	}
-	text := make([]string, len(ids))
+	in := &traceTokens{ids: ids, text: make([]string, len(ids))}
 	for i, id := range ids {
-		text[i], _ = tok.Token(id)
+		in.text[i], _ = tok.Token(id)
 	}
-	return m, ids, text, func() { m.Close() }, nil
+	return m, in, func() { m.Close() }, nil
 }
