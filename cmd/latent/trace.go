@@ -33,8 +33,9 @@ func init() {
 positions in lockstep, as the paper's latent-space analysis does, and writes to --out:
 states.safetensors (tensor "states", F32 [steps+1, tokens, n_embd], streamed), trace.json (per
 token: step sizes, distance to the final state, readouts, label and statistics, and the PCA),
-convergence and stepsize heat maps, and PC1–2/3–4/5–6 panels (panels: as the paper draws them;
-panels-true-scale: one scale per token). Without --model it traces the embedded addition model.`,
+convergence and stepsize heat maps, PC1–2/3–4/5–6 panels (panels: as the paper draws them;
+panels-true-scale: one scale per token), all PNG and SVG, and trace.html, one self-contained page
+with a step slider. Without --model it traces the embedded addition model.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrace(&fl, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -238,6 +239,9 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	if err := trace.Panels(s, rep.PCA, chosen, titles, true, out("panels-true-scale")); err != nil {
 		return err
 	}
+	if err := writePage(fl.out, rep, s, written); err != nil {
+		return err
+	}
 	jsonPath := filepath.Join(fl.out, "trace.json")
 	*written = append(*written, jsonPath)
 	if err := rep.WriteJSON(jsonPath); err != nil {
@@ -245,6 +249,21 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	}
 	fmt.Fprintf(stdout, "PCA explained variance: %s\n", fmtFloats(rep.PCA.Explained))
 	return printLabels(stdout, statsOf(rep), 0, false)
+}
+
+// writePage writes OUT/trace.html with the pictures already in OUT inlined.
+func writePage(dir string, rep *trace.Report, s *trace.States, written *[]string) error {
+	pngs := map[string][]byte{}
+	for _, name := range []string{"convergence", "stepsize", "panels"} {
+		data, err := os.ReadFile(filepath.Join(dir, name+".png"))
+		if err != nil {
+			return err
+		}
+		pngs[name] = data
+	}
+	path := filepath.Join(dir, "trace.html")
+	*written = append(*written, path)
+	return trace.WriteHTML(path, rep, s, pngs)
 }
 
 func statsOf(rep *trace.Report) []trace.Stats {

@@ -18,7 +18,7 @@ func TestTraceDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"states.safetensors", "trace.json", "convergence.png", "convergence.svg", "stepsize.png",
-		"panels.png", "panels.svg", "panels-true-scale.svg"} {
+		"panels.png", "panels.svg", "panels-true-scale.svg", "trace.html"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s missing or empty (%v)", name, err)
 		}
