@@ -335,37 +335,40 @@ func taskTokens(fl *traceFlags, task tasks.Task) (*traceTokens, error) {
 }
 
 // languageInput encodes the prompt with the folder's tokenizer and appends --generate greedy
-// tokens, each from a cache-free forward pass of --steps recurrences.
+// tokens, each from a cache-free forward pass of --steps recurrences. With --ids the tokenizer is
+// optional; without one the tokens are shown by id.
 func languageInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 	tok, err := tokenizer.Load(fl.dir)
-	if err != nil {
+	if err != nil && fl.ids == "" {
 		return nil, nil, nil, err
+	}
+	ids := []int(nil)
+	if fl.ids != "" {
+		if ids, err = parseIDs(fl.ids); err != nil {
+			return nil, nil, nil, err
+		}
+	} else {
+		ids = tok.Encode(fl.prompt, true)
 	}
 	m, err := model.Load(fl.dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fail := func(err error) (*model.Model, *traceTokens, func(), error) {
-		m.Close()
-		return nil, nil, nil, err
-	}
-	ids := tok.Encode(fl.prompt, true)
-	if fl.ids != "" {
-		if ids, err = parseIDs(fl.ids); err != nil {
-			return fail(err)
-		}
-	}
 	V := m.Config.PaddedVocabSize
 	for range fl.generate {
 		out, err := m.Forward(ids, model.ForwardOptions{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed})
 		if err != nil {
-			return fail(err)
+			m.Close()
+			return nil, nil, nil, err
 		}
 		ids = append(ids, model.Argmax(out.Logits[(len(ids)-1)*V:], V)[0])
 	}
 	in := &traceTokens{ids: ids, text: make([]string, len(ids))}
 	for i, id := range ids {
-		in.text[i], _ = tok.Token(id)
+		in.text[i] = fmt.Sprint(id)
+		if tok != nil {
+			in.text[i], _ = tok.Token(id)
+		}
 	}
 	return m, in, func() { m.Close() }, nil
 }
