@@ -17,13 +17,14 @@ import (
 
 // grid is a tokens × steps matrix of log10 values for a heat map.
 type grid struct {
-	z        [][]float64 // [token][step]
+	z        [][]float64 // [token][step − first]
+	first    int         // the step of column 0
 	min, max float64
 }
 
 func (g *grid) Dims() (c, r int)   { return len(g.z[0]), len(g.z) }
 func (g *grid) Z(c, r int) float64 { return g.z[r][c] }
-func (g *grid) X(c int) float64    { return float64(c) }
+func (g *grid) X(c int) float64    { return float64(g.first + c) }
 func (g *grid) Y(r int) float64    { return float64(r) }
 func (g *grid) Min() float64       { return g.min }
 func (g *grid) Max() float64       { return g.max }
@@ -57,10 +58,11 @@ func logGrid(values [][]float64) *grid {
 	return g
 }
 
-// Heatmap draws values[token][step] (such as DistFinal or StepSize) on a log colour scale,
-// tokens on y, steps on x, and writes prefix.png and prefix.svg.
-func Heatmap(values [][]float64, labels []string, title, prefix string) error {
+// Heatmap draws values[token][step − first] (such as DistFinal from step 0 or StepSize from
+// step 1) on a log colour scale, tokens on y, steps on x, and writes prefix.png and prefix.svg.
+func Heatmap(values [][]float64, first int, labels []string, title, prefix string) error {
 	g := logGrid(values)
+	g.first = first
 	cm := moreland.ExtendedBlackBody()
 	cm.SetMin(g.min)
 	cm.SetMax(g.max)

@@ -227,10 +227,10 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 		*written = append(*written, p+".png", p+".svg")
 		return p
 	}
-	if err := trace.Heatmap(dist, text, "‖x_t − x_T‖", out("convergence")); err != nil {
+	if err := trace.Heatmap(dist, 0, text, "‖x_t − x_T‖", out("convergence")); err != nil {
 		return err
 	}
-	if err := trace.Heatmap(steps, text, "‖x_t − x_{t−1}‖ / ‖x_t‖", out("stepsize")); err != nil {
+	if err := trace.Heatmap(steps, 1, text, "‖x_t − x_{t−1}‖ / ‖x_t‖", out("stepsize")); err != nil {
 		return err
 	}
 	if err := trace.Panels(s, rep.PCA, chosen, titles, false, out("panels")); err != nil {
