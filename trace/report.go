@@ -21,6 +21,9 @@ type Token struct {
 	// SettledAt is the first step from which ‖x_t − x_T‖/‖x_T‖ stays below the criteria's ε.
 	SettledAt int       `json:"settled_at"`
 	Readouts  []Readout `json:"readouts,omitempty"`
+	// SeedSpread is, over the other initial states traced (--seeds), the largest
+	// ‖x_T' − x_T‖/‖x_T‖: near 0 when the token reaches the same state from any s₀.
+	SeedSpread float64 `json:"seed_spread,omitempty"`
 	Stats
 }
 
@@ -133,4 +136,24 @@ func settledAt(dist []float64, norm, eps float64) int {
 		t--
 	}
 	return t
+}
+
+// FinalDistance returns, per token, ‖x_T(b) − x_T(a)‖/‖x_T(a)‖ of two traces of the same tokens.
+func FinalDistance(a, b *States) ([]float64, error) {
+	if a.Tokens != b.Tokens || a.Dim != b.Dim || a.Steps != b.Steps {
+		return nil, fmt.Errorf("trace: traces of %d×%d×%d and %d×%d×%d states cannot be compared",
+			a.Steps+1, a.Tokens, a.Dim, b.Steps+1, b.Tokens, b.Dim)
+	}
+	out := make([]float64, a.Tokens)
+	for i := range out {
+		x, y := a.At(a.Steps, i), b.At(b.Steps, i)
+		var d, n float64
+		for j := range x {
+			dj := float64(y[j] - x[j])
+			d += dj * dj
+			n += float64(x[j]) * float64(x[j])
+		}
+		out[i] = math.Sqrt(d) / math.Max(math.Sqrt(n), math.SmallestNonzeroFloat64)
+	}
+	return out, nil
 }

@@ -19,7 +19,7 @@ import (
 // traceFlags are the flags of `latent trace`.
 type traceFlags struct {
 	dir, prompt, ids, state, out, tokens string
-	generate, steps, stride              int
+	generate, steps, stride, seeds       int
 	initScale                            float64
 	seed                                 uint64
 }
@@ -51,6 +51,7 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.IntVar(&fl.stride, "readout-stride", 4, "decode with coda and head every this many steps (0: never)")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "scale of the random initial state (0: zeros)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial state")
+	f.IntVar(&fl.seeds, "seeds", 1, "also trace seeds seed+1 … seed+K−1 (states-seedN.safetensors) and report each token's seed_spread")
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
 	f.StringVar(&fl.out, "out", "", "output folder")
 	cmd.MarkFlagRequired("out")
@@ -147,6 +148,8 @@ func (fl *traceFlags) check() error {
 		return fmt.Errorf("--steps %d: the labels need at least %d recurrences", fl.steps, trace.DefaultCriteria.MinSteps())
 	case fl.state != "normalized" && fl.state != "raw":
 		return fmt.Errorf("--state %q: want normalized or raw", fl.state)
+	case fl.seeds < 1:
+		return fmt.Errorf("--seeds %d must be at least 1", fl.seeds)
 	case fl.generate < 0 || fl.stride < 0:
 		return fmt.Errorf("--generate and --readout-stride must not be negative")
 	}
@@ -203,6 +206,9 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 		return err
 	}
 	rep.State, rep.Seed, rep.InitScale, rep.ReadoutStride = fl.state, fl.seed, fl.initScale, fl.stride
+	if err := seedSpread(fl, m, ids, s, rep, written); err != nil {
+		return err
+	}
 	dist, steps := make([][]float64, len(ids)), make([][]float64, len(ids))
 	for i := range rep.Tokens {
 		rep.Tokens[i].ID, rep.Tokens[i].Text, rep.Tokens[i].Generated = ids[i], text[i], i >= len(ids)-fl.generate
@@ -249,6 +255,32 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	}
 	fmt.Fprintf(stdout, "PCA explained variance: %s\n", fmtFloats(rep.PCA.Explained))
 	return printLabels(stdout, statsOf(rep), 0, false)
+}
+
+// seedSpread traces the extra seeds of --seeds and records each token's largest relative
+// distance between the final states.
+func seedSpread(fl *traceFlags, m *model.Model, ids []int, s *trace.States, rep *trace.Report, written *[]string) error {
+	for k := 1; k < fl.seeds; k++ {
+		seed := fl.seed + uint64(k)
+		path := filepath.Join(fl.out, fmt.Sprintf("states-seed%d.safetensors", seed))
+		*written = append(*written, path)
+		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: seed}
+		if _, err := trace.Record(m, ids, opt, path); err != nil {
+			return err
+		}
+		other, err := trace.ReadStates(path, 0)
+		if err != nil {
+			return err
+		}
+		d, err := trace.FinalDistance(s, other)
+		if err != nil {
+			return err
+		}
+		for i := range rep.Tokens {
+			rep.Tokens[i].SeedSpread = max(rep.Tokens[i].SeedSpread, d[i])
+		}
+	}
+	return nil
 }
 
 // writePage writes OUT/trace.html with the pictures already in OUT inlined.

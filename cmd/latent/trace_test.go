@@ -14,11 +14,11 @@ import (
 // states back to the labels trace.json holds.
 func TestTraceDefaultModel(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "trace")
-	if _, err := runCLI(t, "", "trace", "--prompt", "999+1=", "--steps", "40", "--readout-stride", "8", "--out", out); err != nil {
+	if _, err := runCLI(t, "", "trace", "--prompt", "999+1=", "--steps", "40", "--readout-stride", "8", "--seeds", "2", "--out", out); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"states.safetensors", "trace.json", "convergence.png", "convergence.svg", "stepsize.png",
-		"panels.png", "panels.svg", "panels-true-scale.svg", "trace.html"} {
+		"panels.png", "panels.svg", "panels-true-scale.svg", "trace.html", "states-seed1.safetensors"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s missing or empty (%v)", name, err)
 		}
@@ -33,6 +33,7 @@ func TestTraceDefaultModel(t *testing.T) {
 			Label     string
 			DistFinal []float64 `json:"dist_final"`
 			Readouts  []struct{ Step int }
+			Spread    float64 `json:"seed_spread"`
 		}
 		PCA struct {
 			Explained []float64 `json:"explained_variance"`
@@ -44,6 +45,12 @@ func TestTraceDefaultModel(t *testing.T) {
 	// <bos> 9 1 = 9 0 = 9 0 = 0 0 = (one pair more for the carry out)
 	if len(rep.Tokens) != 13 || rep.Tokens[0].Text != "<bos>" || len(rep.Tokens[3].DistFinal) != 41 || len(rep.Tokens[3].Readouts) != 6 {
 		t.Fatalf("trace.json: %d tokens, first %q, %d distances, %d readouts", len(rep.Tokens), rep.Tokens[0].Text, len(rep.Tokens[3].DistFinal), len(rep.Tokens[3].Readouts))
+	}
+	// the default model reaches the same fixed point from another s₀ (within fp32 rounding)
+	for i, tok := range rep.Tokens {
+		if tok.Spread == 0 || tok.Spread > 1e-4 {
+			t.Errorf("token %d: seed spread %g, want a small nonzero distance", i, tok.Spread)
+		}
 	}
 	if len(rep.PCA.Explained) != 6 {
 		t.Errorf("PCA has %d components, want 6", len(rep.PCA.Explained))
