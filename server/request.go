@@ -16,24 +16,24 @@ import (
 // request is the body of /v1/completions and /v1/chat/completions. Fields the server does not
 // know are ignored; known fields of the wrong type are a 400 naming them.
 type request struct {
-	Model               string               `json:"model"`
-	Prompt              json.RawMessage      `json:"prompt"`
-	Messages            []tokenizer.Message  `json:"messages"`
-	MaxTokens           *int                 `json:"max_tokens"`
-	MaxCompletionTokens *int                 `json:"max_completion_tokens"`
-	Temperature         *float64             `json:"temperature"`
-	TopP                *float64             `json:"top_p"`
-	TopK                *int                 `json:"top_k"`
-	MinP                *float64             `json:"min_p"`
-	RepetitionPenalty   *float64             `json:"repetition_penalty"`
-	Seed                *int64               `json:"seed"`
-	N                   *int                 `json:"n"`
-	Stop                json.RawMessage      `json:"stop"`
-	Stream              bool                 `json:"stream"`
-	StreamOptions       *streamOptions       `json:"stream_options"`
-	Logprobs            json.RawMessage      `json:"logprobs"`
-	Echo                bool                 `json:"echo"`
-	ReturnSteps         bool                 `json:"return_steps"`
+	Model               string              `json:"model"`
+	Prompt              json.RawMessage     `json:"prompt"`
+	Messages            []tokenizer.Message `json:"messages"`
+	MaxTokens           *int                `json:"max_tokens"`
+	MaxCompletionTokens *int                `json:"max_completion_tokens"`
+	Temperature         *float64            `json:"temperature"`
+	TopP                *float64            `json:"top_p"`
+	TopK                *int                `json:"top_k"`
+	MinP                *float64            `json:"min_p"`
+	RepetitionPenalty   *float64            `json:"repetition_penalty"`
+	Seed                *int64              `json:"seed"`
+	N                   *int                `json:"n"`
+	Stop                json.RawMessage     `json:"stop"`
+	Stream              bool                `json:"stream"`
+	StreamOptions       *streamOptions      `json:"stream_options"`
+	Logprobs            json.RawMessage     `json:"logprobs"`
+	Echo                bool                `json:"echo"`
+	ReturnSteps         bool                `json:"return_steps"`
 	thinking
 }
 
