@@ -20,6 +20,7 @@
 package generate
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"math"
@@ -73,6 +74,9 @@ type Options struct {
 	Speculative *SpeculativeOptions // nil: one token per forward
 	Sampling    Sampling
 	StopTokens  []int // nil: DefaultStopTokens
+	// Context, when set, cancels the request: it is checked between recurrences, and a
+	// cancelled request ends its token stream with the context's error.
+	Context context.Context
 }
 
 // Token is one generated token and how it was computed.
@@ -313,6 +317,9 @@ func (g *Generator) advance() error {
 		tok, err = g.nextToken()
 		toks = []Token{tok}
 	}
+	if err == nil {
+		err = g.cancelled()
+	}
 	if err != nil {
 		return err
 	}
@@ -337,12 +344,20 @@ func (g *Generator) initialState(S int) []float32 {
 
 // iterate runs recurrences from..to-1 on s.
 func (g *Generator) iterate(s, e []float32, S, pos, from, to int) []float32 {
-	for t := from; t < to; t++ {
+	for t := from; t < to && g.cancelled() == nil; t++ {
 		s = g.m.Step(s, e, S, pos, t, g.cache)
 		g.stats.StepCalls++
 		g.stats.PositionSteps += S
 	}
 	return s
+}
+
+// cancelled returns the request context's error, if it has one and it is done.
+func (g *Generator) cancelled() error {
+	if g.opt.Context == nil {
+		return nil
+	}
+	return g.opt.Context.Err()
 }
 
 // lastRow returns row S−1 of an [S×w] matrix.

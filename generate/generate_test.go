@@ -1,6 +1,8 @@
 package generate
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -290,5 +292,16 @@ func TestDraftReuseIsExactUnderCompression(t *testing.T) {
 		if !slices.Equal(ids(plain), ids(reused)) {
 			t.Errorf("%s: reuse %v, recompute %v", cache, ids(reused), ids(plain))
 		}
+	}
+}
+
+// TestContextCancels checks that a cancelled Options.Context ends the stream with its error.
+func TestContextCancels(t *testing.T) {
+	m := loadTinyModel(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	toks, err := Generate(m, []int{1, 2, 3}, Options{MaxNew: 4, Steps: 4, Context: ctx})
+	if !errors.Is(err, context.Canceled) || len(toks) != 0 {
+		t.Errorf("got %d tokens, error %v; want none and context.Canceled", len(toks), err)
 	}
 }
