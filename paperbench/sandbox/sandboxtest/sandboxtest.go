@@ -1,0 +1,215 @@
+// Package sandboxtest is the conformance suite every sandbox backend must pass: exec and exit
+// codes, timeouts that kill the whole tree, output caps, tar in and out with odd names, no
+// network to the host's loopback, host files out of reach, idempotent close and cleanup.
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latentlab/latent/paperbench/archive"
+	"github.com/latentlab/latent/paperbench/sandbox"
+)
+
+// Run runs the suite against p.
+func Run(t *testing.T, p sandbox.Provider) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, sandbox.Sandbox)
+	}{
+		{"exec", testExec},
+		{"exit-code", testExitCode},
+		{"timeout-kills-tree", testTimeout},
+		{"output-cap", testOutputCap},
+		{"tar-round-trip", testTar},
+		{"no-network", testNoNetwork},
+		{"host-files-hidden", testHostHidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := create(t, p, sandbox.Labels{"suite": "conformance", "test": tc.name})
+			tc.fn(t, s)
+		})
+	}
+	t.Run("close-and-cleanup", func(t *testing.T) { testCleanup(t, p) })
+}
+
+func create(t *testing.T, p sandbox.Provider, l sandbox.Labels) sandbox.Sandbox {
+	t.Helper()
+	s, err := p.Create(context.Background(), sandbox.Spec{Labels: l})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func run(t *testing.T, s sandbox.Sandbox, req sandbox.ExecRequest) sandbox.ExecResult {
+	t.Helper()
+	r, err := s.Exec(context.Background(), req)
+	if err != nil {
+		t.Fatalf("exec %q: %v", req.Shell, err)
+	}
+	return r
+}
+
+func testExec(t *testing.T, s sandbox.Sandbox) {
+	var live bytes.Buffer
+	r := run(t, s, sandbox.ExecRequest{Argv: []string{"echo", "hello"}, Stream: &live})
+	if r.ExitCode != 0 || string(r.Output) != "hello\n" || live.String() != "hello\n" {
+		t.Fatalf("echo: exit %d output %q stream %q", r.ExitCode, r.Output, live.String())
+	}
+	r = run(t, s, sandbox.ExecRequest{Shell: "cat; pwd", Stdin: strings.NewReader("in\n"), Dir: "/tmp"})
+	if string(r.Output) != "in\n/tmp\n" {
+		t.Fatalf("stdin+dir: %q", r.Output)
+	}
+}
+
+func testExitCode(t *testing.T, s sandbox.Sandbox) {
+	for _, code := range []int{0, 1, 3, 42} {
+		r := run(t, s, sandbox.ExecRequest{Shell: fmt.Sprintf("exit %d", code)})
+		if r.ExitCode != code || r.TimedOut {
+			t.Fatalf("exit %d: got %d timed out %v", code, r.ExitCode, r.TimedOut)
+		}
+	}
+}
+
+// testTimeout starts a detached background writer, times out, and checks the writer stopped.
+func testTimeout(t *testing.T, s sandbox.Sandbox) {
+	r := run(t, s, sandbox.ExecRequest{
+		Shell:   "(setsid bash -c 'while true; do date +%s%N >> /tmp/beat; sleep 0.1; done' &); sleep 60",
+		Timeout: time.Second,
+	})
+	if !r.TimedOut || r.Duration > 30*time.Second {
+		t.Fatalf("timed out %v after %v", r.TimedOut, r.Duration)
+	}
+	count := func() int {
+		r := run(t, s, sandbox.ExecRequest{Shell: "wc -l < /tmp/beat"})
+		var n int
+		fmt.Sscan(string(r.Output), &n)
+		return n
+	}
+	a := count()
+	time.Sleep(time.Second)
+	if b := count(); a == 0 || b != a {
+		t.Fatalf("background child survived the timeout: %d then %d heartbeats", a, b)
+	}
+}
+
+func testOutputCap(t *testing.T, s sandbox.Sandbox) {
+	r := run(t, s, sandbox.ExecRequest{Shell: "echo HEAD; head -c 100000 /dev/zero | tr '\\0' x; echo; echo TAIL", OutputLimit: 1000})
+	out := string(r.Output)
+	if !r.Truncated || !strings.HasPrefix(out, "HEAD") || !strings.HasSuffix(out, "TAIL\n") || !strings.Contains(out, "bytes cut") || len(out) > 1100 {
+		t.Fatalf("cap: truncated %v, %d bytes, head %q tail %q", r.Truncated, len(out), out[:min(20, len(out))], out[max(0, len(out)-20):])
+	}
+}
+
+func testTar(t *testing.T, s sandbox.Sandbox) {
+	src := t.TempDir()
+	names := []string{"a.txt", "sp ace/ü.bin", "-x", "quote'\"q", "d/e/f/g"}
+	for i, n := range names {
+		p := filepath.Join(src, n)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, bytes.Repeat([]byte{'a' + byte(i)}, 1000*i+1), 0o644)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(archive.WriteDir(pw, src)) }()
+	if err := s.PutTar(context.Background(), "/submission/in", pr); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	r := run(t, s, sandbox.ExecRequest{Shell: "cd /submission/in && cat 'sp ace/ü.bin' | wc -c && echo new > made"})
+	if strings.TrimSpace(string(r.Output)) != "1001" {
+		t.Fatalf("file inside: %q", r.Output)
+	}
+	rc, err := s.GetTar(context.Background(), "/submission/in")
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	defer rc.Close()
+	dst := t.TempDir()
+	if err := archive.Extract(rc, dst, archive.Limits{}); err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	for _, n := range append(names, "made") {
+		want, _ := os.ReadFile(filepath.Join(src, n))
+		if n == "made" {
+			want = []byte("new\n")
+		}
+		if got, err := os.ReadFile(filepath.Join(dst, n)); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%q back: %d bytes, %v", n, len(got), err)
+		}
+	}
+}
+
+func testNoNetwork(t *testing.T, s sandbox.Sandbox) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("REACHED\n"))
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	r := run(t, s, sandbox.ExecRequest{Shell: fmt.Sprintf("timeout 5 bash -c 'cat < /dev/tcp/127.0.0.1/%d'", port)})
+	if r.ExitCode == 0 || strings.Contains(string(r.Output), "REACHED") {
+		t.Fatalf("host listener reachable: exit %d %q", r.ExitCode, r.Output)
+	}
+}
+
+func testHostHidden(t *testing.T, s sandbox.Sandbox) {
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(secret, []byte("TOPSECRET"), 0o644)
+	r := run(t, s, sandbox.ExecRequest{Shell: "cat " + secret + "; ls " + filepath.Dir(secret)})
+	if r.ExitCode == 0 || strings.Contains(string(r.Output), "TOPSECRET") {
+		t.Fatalf("host file readable: exit %d %q", r.ExitCode, r.Output)
+	}
+	r = run(t, s, sandbox.ExecRequest{Shell: "echo x > /usr/pwned || echo x > /etc/pwned"})
+	if r.ExitCode == 0 {
+		t.Fatal("host system folder writable")
+	}
+}
+
+func testCleanup(t *testing.T, p sandbox.Provider) {
+	ctx := context.Background()
+	run := fmt.Sprint("cleanup-", time.Now().UnixNano())
+	s, err := p.Create(ctx, sandbox.Spec{Labels: sandbox.Labels{"run": run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := s.Exec(ctx, sandbox.ExecRequest{Shell: "true"}); err == nil {
+		t.Fatal("exec after close succeeded")
+	}
+	for range 2 {
+		if _, err := p.Create(ctx, sandbox.Spec{Labels: sandbox.Labels{"run": run, "stage": "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.Cleanup(ctx, sandbox.Labels{"run": run}); err != nil || n != 2 {
+		t.Fatalf("cleanup removed %d, %v; want 2", n, err)
+	}
+	if n, _ := p.Cleanup(ctx, sandbox.Labels{"run": run}); n != 0 {
+		t.Fatalf("second cleanup found %d", n)
+	}
+}
