@@ -4,19 +4,28 @@
 //
 // The loops follow the official reference (seal-rg/recurrent-pretraining,
 // raven_modeling_minimal.py: generate_minimal, generate_with_adaptive_compute,
-// generate_speculative) including its observable quirks, so that tokens, step counts and exit
-// values match its goldens:
+// generate_speculative), so that tokens, step counts and exit values match its goldens:
 //
-//   - Fixed r with Continuous warm-starts the next token from ln_f(state) of the previous one;
-//     adaptive compute warm-starts from the raw state.
 //   - During the prefill all prompt positions iterate together and exit as a block: logits-based
 //     criteria look at the last position, latent-based ones average over positions.
 //   - Logits-based criteria run the coda at every check, so the coda KV slots hold the values of
-//     the last check; when no check exits, the token is drawn from the logits of the last check
-//     (stale when the check cadence misses the last step) and reports the maximum step count.
+//     the step that was decoded last.
 //
-// Beyond the reference, speculative decoding never overshoots the token limit and can reuse the
-// draft's work (its KV slots and states) instead of recomputing it during verification.
+// By default a token is drawn from the logits of the step it reports, continuous compute
+// warm-starts every path from the raw final state, and speculative decoding never goes past the
+// token limit. Options.ReferenceQuirks turns on the reference's observable deviations from that,
+// for parity with its goldens:
+//
+//   - when no check exits and the check cadence misses the last step, the token is drawn from the
+//     logits of the last check (stale by up to CheckEvery−1 steps) while reporting the maximum
+//     step count;
+//   - continuous compute with a fixed recurrence warm-starts the next token from ln_f(state),
+//     while adaptive compute warm-starts from the raw state;
+//   - speculative decoding drafts its full lookahead in the last round and so returns more than
+//     MaxNew tokens.
+//
+// Beyond the reference, speculative decoding can reuse the draft's work (its KV slots and
+// states) instead of recomputing it during verification.
 package generate
 
 import (
@@ -41,8 +50,8 @@ func DefaultStopTokens(cfg *model.Config) []int {
 // nan marks an exit value that was never computed.
 var nan = math.NaN()
 
-// maxSteps bounds the recurrences a request may ask for per token.
-const maxSteps = 4096
+// MaxSteps bounds the recurrences a request may ask for per token (and every --steps flag).
+const MaxSteps = 4096
 
 // ExitOptions turn on per-token adaptive compute.
 type ExitOptions struct {
@@ -74,6 +83,10 @@ type Options struct {
 	Speculative *SpeculativeOptions // nil: one token per forward
 	Sampling    Sampling
 	StopTokens  []int // nil: DefaultStopTokens
+	// ReferenceQuirks reproduces the official code's observable quirks (see the package
+	// comment): stale logits when the check cadence misses the last step, the ln_f warm start of
+	// fixed recurrence, speculative overshoot of MaxNew. For parity tests only.
+	ReferenceQuirks bool
 	// Context, when set, cancels the request: it is checked between recurrences, and a
 	// cancelled request ends its token stream with the context's error.
 	Context context.Context
@@ -130,8 +143,8 @@ func New(m *model.Model, prompt []int, opt Options) (*Generator, error) {
 	if opt.Steps == 0 {
 		opt.Steps = cfg.MeanRecurrence
 	}
-	if opt.Steps < 1 || opt.Steps > maxSteps {
-		return nil, fmt.Errorf("generate: steps %d must lie in [1, %d]", opt.Steps, maxSteps)
+	if opt.Steps < 1 || opt.Steps > MaxSteps {
+		return nil, fmt.Errorf("generate: steps %d must lie in [1, %d]", opt.Steps, MaxSteps)
 	}
 	if math.IsNaN(opt.InitScale) || math.IsInf(opt.InitScale, 0) || opt.InitScale < 0 {
 		return nil, fmt.Errorf("generate: init scale %v must be a finite number ≥ 0", opt.InitScale)
@@ -240,8 +253,8 @@ func (g *Generator) setupSpeculative() error {
 	switch {
 	case g.opt.Continuous:
 		return fmt.Errorf("continuous compute is not supported with speculative decoding")
-	case sp.DraftSteps < 1 || sp.DraftSteps > maxSteps:
-		return fmt.Errorf("draft steps %d must lie in [1, %d]", sp.DraftSteps, maxSteps)
+	case sp.DraftSteps < 1 || sp.DraftSteps > MaxSteps:
+		return fmt.Errorf("draft steps %d must lie in [1, %d]", sp.DraftSteps, MaxSteps)
 	case sp.Lookahead < 1 || sp.Lookahead > g.m.Config.BlockSize:
 		return fmt.Errorf("lookahead %d must lie in [1, %d]", sp.Lookahead, g.m.Config.BlockSize)
 	case sp.Verify == 0:
@@ -326,11 +339,17 @@ func (g *Generator) advance() error {
 	for _, tok := range toks {
 		g.ids = append(g.ids, tok.ID)
 		g.pending = append(g.pending, tok)
-		if g.stops[tok.ID] || g.generated() >= g.opt.MaxNew {
+		if g.stops[tok.ID] {
+			g.done = true
+			break
+		}
+		// The reference's speculative rounds run to their end past the limit (ReferenceQuirks).
+		if g.generated() >= g.opt.MaxNew && !g.opt.ReferenceQuirks {
 			g.done = true
 			break
 		}
 	}
+	g.done = g.done || g.generated() >= g.opt.MaxNew
 	return nil
 }
 
@@ -360,6 +379,15 @@ func (g *Generator) cancelled() error {
 	return g.opt.Context.Err()
 }
 
+// warmState is the next token's initial state under continuous compute with a fixed recurrence:
+// the raw final state of the last position, or ln_f of it under ReferenceQuirks.
+func (g *Generator) warmState(s []float32, S int) []float32 {
+	if g.opt.ReferenceQuirks {
+		s = g.m.Latents(s, S)
+	}
+	return slices.Clone(lastRow(s, S))
+}
+
 // lastRow returns row S−1 of an [S×w] matrix.
 func lastRow(x []float32, S int) []float32 { return x[(S-1)*len(x)/S:] }
 
@@ -386,7 +414,7 @@ func (g *Generator) nextToken() (Token, error) {
 		logits = g.lastLogits(s, S, pos)
 		tok = Token{Steps: g.opt.Steps, ExitValue: nan}
 		if g.opt.Continuous {
-			g.warm = slices.Clone(lastRow(g.m.Latents(s, S), S))
+			g.warm = g.warmState(s, S)
 		}
 	} else {
 		tok, s, logits = g.adaptive(s, e, S, pos)
@@ -408,15 +436,17 @@ func (g *Generator) adaptive(s, e []float32, S, pos int) (Token, []float32, []fl
 	prefill := g.generated() == 0
 	tok := Token{Steps: g.opt.Steps, ExitValue: nan}
 	var logits []float32 // from the last check that ran the coda
+	logitsStep, ran := 0, 0
 	g.crit.Reset(s, S)
 	for t := 0; t < g.opt.Steps; t++ {
 		s = g.iterate(s, e, S, pos, t, t+1)
+		ran = t + 1
 		if t < ex.MinSteps || (t-ex.MinSteps)%ex.CheckEvery != 0 || (ex.NoExitInPrefill && prefill) {
 			continue
 		}
 		obs := Observation{State: s, S: S}
 		if g.crit.NeedsLogits() {
-			logits = g.lastLogits(s, S, pos)
+			logits, logitsStep = g.lastLogits(s, S, pos), t+1
 			obs.Logits = logits
 		}
 		exit, v := g.crit.Check(obs)
@@ -427,7 +457,9 @@ func (g *Generator) adaptive(s, e []float32, S, pos int) (Token, []float32, []fl
 			break
 		}
 	}
-	if logits == nil { // latent criteria (or no check): evaluate the final state now
+	// Latent criteria, no check, or a last check before the last step: decode the final state
+	// (the reference keeps the last check's logits, see ReferenceQuirks).
+	if logits == nil || (logitsStep != ran && !g.opt.ReferenceQuirks) {
 		logits = g.lastLogits(s, S, pos)
 	}
 	return tok, s, logits

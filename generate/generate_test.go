@@ -221,30 +221,63 @@ func TestNoExitInPrefill(t *testing.T) {
 	}
 }
 
-// When no check exits and the cadence misses the last step, the reference draws the token from
-// the last check's (stale) logits and still reports the full step count.
-func TestNoExitFallbackUsesLastCheckedLogits(t *testing.T) {
+// When no check exits and the cadence misses the last step, the token is drawn from the logits
+// of the last step, which it reports; with ReferenceQuirks, as the reference does, from the last
+// check's (stale) logits while still reporting the full step count.
+func TestNoExitFallbackLogits(t *testing.T) {
 	m := loadTinyModel(t)
 	never := ptr(1 << 20)       // argmax-stability that cannot be reached
 	prompt := []int{5, 6, 7, 8} // its first token changes with r (95, 455, 325, 325, 437, 325, …)
 	discriminating := false
 	for r := 2; r <= 10; r += 2 {
-		// checks after recurrences 1, 3, …, r−1
-		ex := &ExitOptions{Criterion: "argmax-stability", Threshold: never, CheckEvery: 2}
-		toks, err := Generate(m, prompt, Options{MaxNew: 1, Steps: r, Exit: ex})
-		if err != nil {
-			t.Fatal(err)
-		}
 		stale, _ := Generate(m, prompt, Options{MaxNew: 1, Steps: r - 1})
 		fresh, _ := Generate(m, prompt, Options{MaxNew: 1, Steps: r})
-		if toks[0].ID != stale[0].ID || toks[0].Steps != r || toks[0].Exited {
-			t.Errorf("r=%d: token %d after %d steps (exited %v), want the %d-step token %d reported as %d steps",
-				r, toks[0].ID, toks[0].Steps, toks[0].Exited, r-1, stale[0].ID, r)
-		}
 		discriminating = discriminating || stale[0].ID != fresh[0].ID
+		for _, quirks := range []bool{false, true} {
+			// checks after recurrences 1, 3, …, r−1
+			ex := &ExitOptions{Criterion: "argmax-stability", Threshold: never, CheckEvery: 2}
+			toks, err := Generate(m, prompt, Options{MaxNew: 1, Steps: r, Exit: ex, ReferenceQuirks: quirks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantFrom := fresh[0].ID, r
+			if quirks {
+				want, wantFrom = stale[0].ID, r-1
+			}
+			if toks[0].ID != want || toks[0].Steps != r || toks[0].Exited {
+				t.Errorf("quirks %v, r=%d: token %d after %d steps (exited %v), want the %d-step token %d reported as %d steps",
+					quirks, r, toks[0].ID, toks[0].Steps, toks[0].Exited, wantFrom, want, r)
+			}
+		}
 	}
 	if !discriminating {
 		t.Fatal("no r in 2..10 where r−1 and r steps give different tokens: the test cannot tell stale from fresh logits")
+	}
+}
+
+// Speculative decoding stops at MaxNew; with ReferenceQuirks its last round drafts the full
+// lookahead and returns more tokens than asked for, as the reference does.
+func TestSpeculativeOvershootOnlyWithQuirks(t *testing.T) {
+	m := loadTinyModel(t)
+	overshot := false
+	for maxNew := 2; maxNew <= 12; maxNew++ {
+		for _, quirks := range []bool{false, true} {
+			sp := &SpeculativeOptions{DraftSteps: 2, Lookahead: 4}
+			toks, err := Generate(m, tinyPrompt, Options{MaxNew: maxNew, Steps: 8, Speculative: sp, ReferenceQuirks: quirks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case !quirks && len(toks) != maxNew:
+				t.Errorf("max new %d: %d tokens by default, want exactly %d", maxNew, len(toks), maxNew)
+			case quirks && (len(toks) < maxNew || len(toks) > maxNew+sp.Lookahead-1):
+				t.Errorf("max new %d with quirks: %d tokens, want %d to %d", maxNew, len(toks), maxNew, maxNew+sp.Lookahead-1)
+			}
+			overshot = overshot || (quirks && len(toks) > maxNew)
+		}
+	}
+	if !overshot {
+		t.Error("with ReferenceQuirks no max new in 2..12 overshot: the quirk is not reproduced")
 	}
 }
 
@@ -303,5 +336,28 @@ func TestContextCancels(t *testing.T) {
 	toks, err := Generate(m, []int{1, 2, 3}, Options{MaxNew: 4, Steps: 4, Context: ctx})
 	if !errors.Is(err, context.Canceled) || len(toks) != 0 {
 		t.Errorf("got %d tokens, error %v; want none and context.Canceled", len(toks), err)
+	}
+}
+
+// By default continuous compute warm-starts every path from the raw final state, so a fixed
+// recurrence and an adaptive one whose criterion never exits give the same tokens; with
+// ReferenceQuirks the fixed path warm-starts from ln_f(state), as the reference's
+// generate_minimal does, and the two differ.
+func TestContinuousWarmStartIsRawByDefault(t *testing.T) {
+	m := loadTinyModel(t)
+	run := func(quirks bool, exit *ExitOptions) []int {
+		toks, err := Generate(m, tinyPrompt, Options{MaxNew: 10, Steps: 4, Continuous: true, Exit: exit,
+			Cache: "latest-m4", ReferenceQuirks: quirks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(toks)
+	}
+	never := &ExitOptions{Criterion: "none"}
+	if fixed, adaptive := run(false, nil), run(false, never); !slices.Equal(fixed, adaptive) {
+		t.Errorf("continuous compute: fixed r gives %v, adaptive without exit %v; want the same tokens", fixed, adaptive)
+	}
+	if fixed, adaptive := run(true, nil), run(true, never); slices.Equal(fixed, adaptive) {
+		t.Errorf("with ReferenceQuirks the ln_f warm start gave the raw warm start's tokens %v: the test cannot tell them apart", fixed)
 	}
 }

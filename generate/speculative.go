@@ -24,6 +24,9 @@ func (g *Generator) speculativeRound() ([]Token, error) {
 	base := len(g.ids)
 	start := base - 1
 	L := min(sp.Lookahead, g.opt.MaxNew-g.generated())
+	if g.opt.ReferenceQuirks { // the reference drafts the full lookahead, past the limit
+		L = min(sp.Lookahead, g.m.Config.BlockSize-base)
+	}
 
 	drafted := slices.Clone(g.ids)
 	var draftE, draftS []float32 // prelude outputs and states of the drafted positions (reuse)

@@ -22,6 +22,10 @@ type AdaptiveOptions struct {
 	Threshold *float64 // nil: the criterion's reference "auto" value
 	MaxSteps  int
 	Init      InitState
+	// IndependentExit lets every answer position exit as soon as its own criterion fires, even
+	// while positions before it are still moving. The default (false) is the causal exit rule.
+	// It exists to measure what the causal rule buys.
+	IndependentExit bool
 }
 
 // Solved is the outcome of one adaptive run: the prediction and the recurrences of every answer
@@ -36,6 +40,13 @@ type Solved struct {
 // the prediction of that step and its state is frozen from then on, so later positions attend to
 // it as it was when it stopped (the "deepest available" rule of the reference's cache); a
 // position that never exits stops at MaxSteps.
+//
+// Exits are causal by default: an answer position may exit only at a step where every answer
+// position before it has exited (at that step or earlier). A causal model's position reads the
+// positions before it, so until they are final its own settled-looking prediction can still
+// change: a digit waiting for a carry sits still until the carry arrives. Autoregressive decoding
+// obeys the same order for free, since a token is computed only after the tokens it reads are
+// final; this rule gives the one-pass solver that order.
 func SolveAdaptive(m *model.Model, ex Example, opt AdaptiveOptions) (Solved, error) {
 	if opt.MaxSteps < 1 {
 		return Solved{}, fmt.Errorf("tasks: adaptive: max steps %d must be positive", opt.MaxSteps)
@@ -47,14 +58,15 @@ func SolveAdaptive(m *model.Model, ex Example, opt AdaptiveOptions) (Solved, err
 	}
 	s := opt.Init.draw(m, S)
 	out := Solved{Pred: make([]int, S), ExitSteps: make([]int, S)}
-	crit := map[int]generate.Criterion{}
-	for _, i := range ex.AnswerPositions() {
+	pending := ex.AnswerPositions() // ascending, the positions that have not exited
+	crit := make(map[int]generate.Criterion, len(pending))
+	for _, i := range pending {
 		if crit[i], err = generate.NewCriterion(opt.Criterion, opt.Threshold, V); err != nil {
 			return Solved{}, err
 		}
 		crit[i].Reset(s[i*h:(i+1)*h], 1)
 	}
-	for t := 1; len(crit) > 0; t++ {
+	for t := 1; len(pending) > 0; t++ {
 		next := m.Step(s, e, S, 0, t-1, nil)
 		for i := range S {
 			if out.ExitSteps[i] > 0 {
@@ -63,14 +75,18 @@ func SolveAdaptive(m *model.Model, ex Example, opt AdaptiveOptions) (Solved, err
 		}
 		s = next
 		logits := m.Head(m.Coda(s, S, 0, nil), S)
-		for i, c := range crit {
+		blocked, still := false, pending[:0]
+		for _, i := range pending {
 			row := logits[i*V : (i+1)*V]
-			exit, _ := c.Check(generate.Observation{State: s[i*h : (i+1)*h], S: 1, Logits: row})
-			if exit || t == opt.MaxSteps {
+			exit, _ := crit[i].Check(generate.Observation{State: s[i*h : (i+1)*h], S: 1, Logits: row})
+			if (exit && (!blocked || opt.IndependentExit)) || t == opt.MaxSteps {
 				out.Pred[i], out.ExitSteps[i] = model.Argmax(row, V)[0], t
-				delete(crit, i)
+				continue
 			}
+			blocked = true
+			still = append(still, i)
 		}
+		pending = still
 	}
 	return out, nil
 }

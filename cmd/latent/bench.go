@@ -32,7 +32,7 @@ func init() {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "model", "", "model folder")
-	f.IntVar(&steps, "steps", 32, "recurrence steps r")
+	stepsVar(f, &steps, "steps", 32, "recurrence steps r")
 	f.IntVar(&prefill, "prefill", 64, "prompt length for the prefill measurement")
 	f.IntVar(&decode, "tokens", 4, "tokens to decode")
 	f.StringVar(&strategy, "cache", "full", "KV cache lookup strategy")

@@ -72,7 +72,7 @@ func TestCLIBadInput(t *testing.T) {
 	cases := map[string][]string{
 		"outside the vocabulary": {"forward", "--model", dir, "--ids", "1,99999", "--steps", "2"},
 		"not an integer":         {"forward", "--model", dir, "--ids", "1,x", "--steps", "2"},
-		"must not be negative":   {"forward", "--model", dir, "--ids", "1", "--steps", "-1"},
+		"must lie in [1, 4096]":  {"forward", "--model", dir, "--ids", "1", "--steps", "-1"},
 		"config":                 {"forward", "--model", t.TempDir(), "--ids", "1"},
 		"only bf16":              {"convert", "--in", dir, "--out", filepath.Join(t.TempDir(), "x"), "--dtype", "f16"},
 		"dtype":                  {"init", "--out", t.TempDir(), "--dtype", "int8"},

@@ -21,14 +21,15 @@ import (
 
 // evalFlags are the command line of `latent eval`.
 type evalFlags struct {
-	dir, task, lengths, steps, plot string
-	instances, minDifficulty        int
-	seed                            uint64
-	initScale                       float64
-	asJSON                          bool
-	exit                            string
-	threshold                       float64
-	maxSteps                        int
+	dir, task, lengths, plot string
+	steps                    []int
+	instances, minDifficulty int
+	seed                     uint64
+	initScale                float64
+	asJSON                   bool
+	exit                     string
+	threshold                float64
+	maxSteps                 int
 }
 
 func init() {
@@ -52,7 +53,7 @@ mean compute, and the steps spent per answer depth (prefix length, carry chain, 
 	f.StringVar(&fl.dir, "model", "", "task model folder (default: the embedded default model)")
 	f.StringVar(&fl.task, "task", "", "task (default: the one named in the model's vocab.json)")
 	f.StringVar(&fl.lengths, "lengths", "", "comma-separated instance sizes: bits, digits or hops (default: the training range's top, 2× and 4×)")
-	f.StringVar(&fl.steps, "steps", "1,2,4,8,16,32,64", "comma-separated recurrence counts")
+	stepsListVar(f, &fl.steps, "steps", []int{1, 2, 4, 8, 16, 32, 64}, "comma-separated recurrence counts")
 	f.IntVar(&fl.instances, "instances", 200, "test instances per size")
 	f.IntVar(&fl.minDifficulty, "min-difficulty", 0, "only instances at least this hard (addition: longest carry chain; parity: bits; pointer: hops)")
 	f.Uint64Var(&fl.seed, "seed", 1, "seed of the test instances")
@@ -61,7 +62,7 @@ mean compute, and the steps spent per answer depth (prefix length, carry chain, 
 	f.StringVar(&fl.plot, "plot", "", `write the plot to PREFIX.png and PREFIX.svg (default "latent-eval-TASK"; "none" to skip)`)
 	f.StringVar(&fl.exit, "exit", "", "also measure adaptive compute with this exit criterion (kl, entropy-diff, argmax-stability, ...)")
 	f.Float64Var(&fl.threshold, "threshold", 0, "exit threshold (default: 1e-5 for kl, else the criterion's reference \"auto\" value)")
-	f.IntVar(&fl.maxSteps, "max-steps", 0, "adaptive compute: most recurrences per token (default: the largest of --steps)")
+	stepsVar(f, &fl.maxSteps, "max-steps", 0, "adaptive compute: most recurrences per token (default: the largest of --steps)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -110,10 +111,8 @@ func runEval(fl *evalFlags, changed func(string) bool, stdout io.Writer) error {
 
 // evalOptions parses the size and step lists.
 func (fl *evalFlags) evalOptions(task tasks.Task) (tasks.EvalOptions, error) {
-	steps, err := parseInts("--steps", fl.steps, 1)
-	if err != nil {
-		return tasks.EvalOptions{}, err
-	}
+	var err error
+	steps := slices.Clone(fl.steps)
 	_, top := task.TrainSizes()
 	sizes := []int{top, 2 * top, 4 * top}
 	if fl.lengths != "" {

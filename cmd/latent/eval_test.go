@@ -93,9 +93,9 @@ func TestEvalTableAndBadFlags(t *testing.T) {
 		t.Errorf("eval table:\n%s", out)
 	}
 	for want, args := range map[string][]string{
-		"not an integer ≥ 1": {"eval", "--steps", "0,2", "--plot", "none"},
-		"trained on":         {"eval", "--task", "parity", "--plot", "none"},
-		"context":            {"eval", "--lengths", "400", "--plot", "none"},
+		"must lie in [1, 4096]": {"eval", "--steps", "0,2", "--plot", "none"},
+		"trained on":            {"eval", "--task", "parity", "--plot", "none"},
+		"context":               {"eval", "--lengths", "400", "--plot", "none"},
 	} {
 		if _, err := runCLI(t, "", args...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: error %v, want it to mention %q", args, err, want)

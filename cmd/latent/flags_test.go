@@ -9,7 +9,11 @@ import (
 func resetFlags(cmds []*cobra.Command) {
 	for _, c := range cmds {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			f.Value.Set(f.DefValue)
+			if v, ok := f.Value.(interface{ reset() }); ok {
+				v.reset() // a default the flag refuses when typed, e.g. --steps 0
+			} else {
+				f.Value.Set(f.DefValue)
+			}
 			f.Changed = false
 		})
 		resetFlags(c.Commands())

@@ -26,9 +26,6 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if steps < 0 {
-				return fmt.Errorf("--steps %d must not be negative", steps)
-			}
 			m, err := model.Load(dir)
 			if err != nil {
 				return err
@@ -44,7 +41,7 @@ func init() {
 	f := cmd.Flags()
 	f.StringVar(&dir, "model", "", "model folder (config.json + safetensors)")
 	f.StringVar(&ids, "ids", "", "comma-separated token ids")
-	f.IntVar(&steps, "steps", 0, "recurrence steps r (0: the config's mean_recurrence)")
+	stepsVar(f, &steps, "steps", 0, "recurrence steps r (default: the config's mean_recurrence)")
 	f.Float64Var(&initScale, "init-scale", 0, "scale of the random initial state (0: zeros)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the initial state")
 	f.BoolVar(&asJSON, "json", false, `print {"logits": [[...]], "latents": [[...]]}`)

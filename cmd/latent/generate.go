@@ -30,7 +30,7 @@ type generateFlags struct {
 	sampling                 generate.Sampling
 	initScale                float64
 	seed                     uint64
-	asJSON, stats            bool
+	asJSON, stats, quirks    bool
 }
 
 func init() {
@@ -53,7 +53,7 @@ verified together with --steps.`,
 	f.StringVar(&fl.ids, "ids", "", "prompt as comma-separated token ids")
 	f.StringVar(&fl.prompt, "prompt", "", "prompt text (needs a tokenizer)")
 	f.IntVar(&fl.maxNew, "max-new", 32, "new tokens at most")
-	f.IntVar(&fl.steps, "steps", 0, "recurrences per token, the maximum with --exit (0: the config's mean_recurrence)")
+	stepsVar(f, &fl.steps, "steps", 0, "recurrences per token, the maximum with --exit (default: the config's mean_recurrence)")
 	f.StringVar(&fl.exit, "exit", "", "adaptive compute exit criterion: entropy-diff, latent-diff, cosine, kl, minp-kl, argmax-stability, none")
 	f.Float64Var(&fl.threshold, "threshold", 0, "exit threshold (default: the criterion's reference \"auto\" value)")
 	f.StringVar(&fl.cache, "cache", "", "KV cache strategy, e.g. full, latest-m4, latest-m4-compress-s16 (default: full, latest-m4 with --exit)")
@@ -61,7 +61,7 @@ verified together with --steps.`,
 	f.IntVar(&fl.minSteps, "min-steps", 0, "no exit check before this many recurrences")
 	f.IntVar(&fl.checkEvery, "check-every", 1, "check the exit criterion every N recurrences")
 	f.BoolVar(&fl.noPrefill, "no-exit-in-prefill", false, "run the prompt for the full --steps")
-	f.IntVar(&fl.draftSteps, "draft-steps", 0, "self-speculative decoding: recurrences per drafted token (0: off)")
+	stepsVar(f, &fl.draftSteps, "draft-steps", 0, "self-speculative decoding: recurrences per drafted token (default: off)")
 	f.IntVar(&fl.lookahead, "lookahead", 8, "self-speculative decoding: tokens drafted per round")
 	f.Float64Var(&fl.verify, "verify", 1, "verification threshold: 1 = exact argmax, < 1 accepts p(draft) ≥ X·max p")
 	f.BoolVar(&fl.reuseDraft, "reuse-draft", false, "verify from the draft's states and KV instead of recomputing them")
@@ -74,6 +74,7 @@ verified together with --steps.`,
 	f.Float64Var(&fl.initScale, "init-scale", 0, "scale of the random initial state (0: zeros; the reference defaults to 1)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial states and the sampler")
 	f.BoolVar(&fl.asJSON, "json", false, `print {"tokens": [...new ids...], "steps": [...steps per new token...]}`)
+	f.BoolVar(&fl.quirks, "reference-quirks", false, "reproduce the official code's observable quirks, for parity tests: stale logits when --check-every misses the last step, the ln_f warm start of --continuous, speculative overshoot of --max-new")
 	f.BoolVar(&fl.stats, "stats", false, "print tokens/s, steps per token, KV memory and speculation figures to stderr")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagsMutuallyExclusive("ids", "prompt")
@@ -85,7 +86,7 @@ verified together with --steps.`,
 // options turns the flags into a generation request.
 func (fl *generateFlags) options(changed func(string) bool) generate.Options {
 	opt := generate.Options{MaxNew: fl.maxNew, Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed,
-		Cache: fl.cache, Continuous: fl.continuous, Sampling: fl.sampling}
+		Cache: fl.cache, Continuous: fl.continuous, Sampling: fl.sampling, ReferenceQuirks: fl.quirks}
 	sampled := changed("top-k") || changed("top-p") || changed("min-p")
 	if !fl.greedy && sampled && !changed("temperature") {
 		opt.Sampling.Temperature = 1

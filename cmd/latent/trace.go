@@ -46,7 +46,7 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.StringVar(&fl.prompt, "prompt", "", "prompt text (a task prompt such as 12345+67890= on task models)")
 	f.StringVar(&fl.ids, "ids", "", "comma-separated token ids instead of --prompt")
 	f.IntVar(&fl.generate, "generate", 0, "greedy tokens to append before tracing (language models)")
-	f.IntVar(&fl.steps, "steps", 128, "recurrences to record")
+	stepsVar(f, &fl.steps, "steps", 128, "recurrences to record")
 	f.StringVar(&fl.state, "state", "normalized", "normalized (ln_f(s_t), as the paper plots) or raw (s_t)")
 	f.IntVar(&fl.stride, "readout-stride", 4, "decode with coda and head every this many steps (0: never)")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "scale of the random initial state (0: zeros)")

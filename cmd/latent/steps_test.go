@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/latentlab/latent/internal/fixtures"
+)
+
+// Every recurrence-count flag has one bound, checked before any work: the model folder does not
+// even exist, yet the error is about the flag.
+func TestStepsFlagsShareOneBound(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-model")
+	commands := map[string][]string{
+		"run":      {"run", "--model", missing, "1+1="},
+		"forward":  {"forward", "--model", missing, "--ids", "1"},
+		"generate": {"generate", "--model", missing, "--ids", "1"},
+		"eval":     {"eval", "--model", missing},
+		"trace":    {"trace", "--model", missing, "--ids", "1", "--out", t.TempDir()},
+		"bench":    {"bench", "--model", missing},
+		"chat":     {"chat", "--model", missing},
+	}
+	for name, args := range commands {
+		for _, v := range []string{"0", "-1", "1000000", "4097", "eight"} {
+			_, err := runCLI(t, "", append(slices.Clone(args), "--steps", v)...)
+			if err == nil || !strings.Contains(err.Error(), "--steps") ||
+				!(strings.Contains(err.Error(), "[1, 4096]") || strings.Contains(err.Error(), "whole number")) {
+				t.Errorf("%s --steps %s: error %v, want the --steps bound [1, 4096] named before any work", name, v, err)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"run", "--model", missing, "--max-steps", "0", "1+1="},
+		{"eval", "--model", missing, "--max-steps", "-3"},
+		{"generate", "--model", missing, "--ids", "1", "--draft-steps", "99999"},
+	} {
+		if _, err := runCLI(t, "", args...); err == nil || !strings.Contains(err.Error(), "[1, 4096]") {
+			t.Errorf("%v: error %v, want the bound [1, 4096]", args, err)
+		}
+	}
+}
+
+// `generate --steps 8 --exit kl --check-every 8` checks only after the first recurrence; when it
+// does not exit, the token must come from the 8th step it reports, not from the 1st (the
+// reference's quirk, available with --reference-quirks).
+func TestGenerateDrawsFromTheStepItReports(t *testing.T) {
+	dir := fixtures.Path(t, "huginn-tiny")
+	ids := "5,6,7,8" // its first token after 1 and after 8 steps differ (95, 437)
+	gen := func(args ...string) []int {
+		t.Helper()
+		out, err := runCLI(t, "", append([]string{"generate", "--model", dir, "--ids", ids, "--json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Tokens, Steps []int }
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return got.Tokens
+	}
+	adaptive := []string{"--steps", "8", "--exit", "kl", "--threshold", "1e-30", "--check-every", "8"}
+	eight, one := gen("--max-new", "1", "--steps", "8"), gen("--max-new", "1", "--steps", "1")
+	if slices.Equal(eight, one) {
+		t.Fatalf("1 and 8 steps give the same first token %v: the test cannot tell them apart", one)
+	}
+	if got := gen(append(adaptive, "--max-new", "1")...); !slices.Equal(got, eight) {
+		t.Errorf("default: first token %v, want the 8-step token %v (1-step token %v)", got, eight, one)
+	}
+	if got := gen(append(adaptive, "--max-new", "1", "--reference-quirks")...); !slices.Equal(got, one) {
+		t.Errorf("--reference-quirks: first token %v, want the reference's stale 1-step token %v", got, one)
+	}
+	if got, want := gen(append(adaptive, "--max-new", "6")...), gen("--max-new", "6", "--steps", "8", "--cache", "latest-m4"); !slices.Equal(got, want) {
+		t.Errorf("default, 6 tokens: %v, want the fixed 8-step tokens %v", got, want)
+	}
+}
