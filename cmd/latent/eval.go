@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"io"
 	"slices"
 	"strconv"
@@ -13,10 +11,6 @@ import (
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"github.com/spf13/cobra"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 )
 
 // evalFlags are the command line of `latent eval`.
@@ -93,7 +87,7 @@ func runEval(fl *evalFlags, changed func(string) bool, stdout io.Writer) error {
 		}
 	}
 	if prefix := fl.plotPrefix(task); prefix != "" {
-		if err := plotAccuracy(tab, task, prefix); err != nil {
+		if err := plotAccuracy(tab, rep.Adaptive, task, prefix); err != nil {
 			return err
 		}
 	}
@@ -195,59 +189,4 @@ func printAdaptive(w io.Writer, rep *tasks.AdaptiveReport, task tasks.Task) {
 	for _, d := range rep.ByDepth {
 		fmt.Fprintf(w, "%-6d %9d %11.2f %10.1f\n", d.Depth, d.Positions, d.MeanSteps, 100*d.Accuracy)
 	}
-}
-
-// plotAccuracy draws exact match against recurrence steps, one line per size, to PREFIX.png and
-// PREFIX.svg.
-func plotAccuracy(tab *tasks.Table, task tasks.Task, prefix string) error {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: exact match vs recurrence steps", tab.Task)
-	p.X.Label.Text = "recurrence steps r"
-	p.Y.Label.Text = "exact match (%)"
-	p.X.Scale = plot.LogScale{}
-	var ticks []plot.Tick
-	for _, s := range tab.Steps {
-		ticks = append(ticks, plot.Tick{Value: float64(s), Label: strconv.Itoa(s)})
-	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	p.Y.Min, p.Y.Max = 0, 100
-	p.Legend.Top, p.Legend.Left = true, true
-	for i, size := range tab.Lengths {
-		pts := make(plotter.XYs, len(tab.Steps))
-		for j, s := range tab.Steps {
-			pts[j] = plotter.XY{X: float64(s), Y: 100 * tab.Accuracy[i][j]}
-		}
-		line, points, err := plotter.NewLinePoints(pts)
-		if err != nil {
-			return fmt.Errorf("eval: plot: %w", err)
-		}
-		c := plotutil.Color(i)
-		line.Color, points.Color = c, c
-		points.Shape = plotutil.Shape(i)
-		p.Add(line, points)
-		p.Legend.Add(fmt.Sprintf("%d %s", size, task.SizeName()), line, points)
-	}
-	p.Add(plotter.NewGrid())
-	p.BackgroundColor = color.White
-	for _, format := range []string{"png", "svg"} {
-		if err := savePlot(p, prefix+"."+format, format); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func savePlot(p *plot.Plot, path, format string) error {
-	wt, err := p.WriterTo(16*vg.Centimeter, 11*vg.Centimeter, format)
-	if err != nil {
-		return fmt.Errorf("eval: plot %s: %w", path, err)
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return fmt.Errorf("eval: plot %s: %w", path, err)
-	}
-	if err := model.WriteFileAtomic(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("eval: plot: %w", err)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,9 +75,12 @@ func TestEvalJSONAndPlots(t *testing.T) {
 	if len(rep.Adaptive.Rows) != 2 || rep.Adaptive.Rows[0].MeanSteps < 1 || rep.Adaptive.Rows[0].MeanSteps > 16 {
 		t.Errorf("adaptive rows: %+v", rep.Adaptive.Rows)
 	}
-	png, err := os.ReadFile(prefix + ".png")
-	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-		t.Errorf("PNG plot: %v", err)
+	pngBytes, err := os.ReadFile(prefix + ".png")
+	if err != nil {
+		t.Fatalf("PNG plot: %v", err)
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(pngBytes)); err != nil || cfg.Width < 1200 {
+		t.Errorf("PNG plot: %d px wide (%v), want a decodable PNG at least 1200 px wide", cfg.Width, err)
 	}
 	svg, err := os.ReadFile(prefix + ".svg")
 	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
