@@ -56,7 +56,7 @@ func init() {
 	f.StringVar(&dir, "model", "", "model folder with tokenizer.json and tokenizer_config.json")
 	f.StringVar(&system, "system", "You are a helpful assistant.", "system message (empty: none)")
 	stepsVar(f, &steps, "steps", 0, "recurrences per token (default: the config's mean_recurrence)")
-	f.IntVar(&maxNew, "max-new", 256, "tokens per reply at most")
+	f.IntVar(&maxNew, "max-new", defaultMaxNew, "tokens per reply at most")
 	f.StringVar(&exit, "exit", "", "adaptive exit criterion (kl, entropy-diff, latent-diff, cosine, minp-kl, argmax-stability)")
 	f.Float64Var(&temperature, "temperature", 0, "sampling temperature (0: greedy)")
 	f.Uint64Var(&seed, "seed", 0, "sampling seed")

@@ -52,7 +52,7 @@ verified together with --steps.`,
 	f.StringVar(&fl.tokDir, "tokenizer", "", "tokenizer.json or its folder for --prompt (default: the model folder)")
 	f.StringVar(&fl.ids, "ids", "", "prompt as comma-separated token ids")
 	f.StringVar(&fl.prompt, "prompt", "", "prompt text (needs a tokenizer)")
-	f.IntVar(&fl.maxNew, "max-new", 32, "new tokens at most")
+	f.IntVar(&fl.maxNew, "max-new", defaultMaxNew, "new tokens at most (fewer where the context ends first)")
 	stepsVar(f, &fl.steps, "steps", 0, "recurrences per token, the maximum with --exit (default: the config's mean_recurrence)")
 	f.StringVar(&fl.exit, "exit", "", "adaptive compute exit criterion: entropy-diff, latent-diff, cosine, kl, minp-kl, argmax-stability, none")
 	f.Float64Var(&fl.threshold, "threshold", 0, "exit threshold (default: the criterion's reference \"auto\" value)")
@@ -117,6 +117,9 @@ func checkModeFlags(changed func(string) bool, fl *generateFlags) error {
 			return fmt.Errorf("--%s needs --draft-steps N", name)
 		}
 	}
+	if fl.maxNew < 1 {
+		return fmt.Errorf("--max-new %d must be at least 1", fl.maxNew)
+	}
 	if fl.greedy && (changed("top-k") || changed("top-p") || changed("min-p")) {
 		return fmt.Errorf("--greedy cannot be combined with --top-k, --top-p or --min-p")
 	}
@@ -142,7 +145,11 @@ func runGenerate(changed func(string) bool, fl *generateFlags, stdout, stderr io
 		return err
 	}
 	defer m.Close()
-	g, err := generate.New(m, prompt, fl.options(changed))
+	opt := fl.options(changed)
+	if opt.MaxNew, err = newTokens(changed("max-new"), fl.maxNew, len(prompt), m.Config.BlockSize); err != nil {
+		return err
+	}
+	g, err := generate.New(m, prompt, opt)
 	if err != nil {
 		return err
 	}

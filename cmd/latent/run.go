@@ -20,6 +20,7 @@ type runFlags struct {
 	threshold       float64
 	steps, maxSteps int
 	maxNew          int
+	maxNewGiven     bool // --max-new was typed
 	initScale       float64
 	seed            uint64
 }
@@ -48,7 +49,7 @@ has settled, after at most --max-steps recurrences; --steps N runs exactly N ins
 	f.Float64Var(&fl.threshold, "threshold", 0, "exit threshold (default: 1e-5 for kl on task models, else the criterion's reference \"auto\" value)")
 	stepsVar(f, &fl.steps, "steps", 0, "run exactly this many recurrences per token instead of exiting adaptively")
 	stepsVar(f, &fl.maxSteps, "max-steps", 0, "most recurrences per token (default: 4 × mean_recurrence for task models, mean_recurrence for language models)")
-	f.IntVar(&fl.maxNew, "max-new", 64, "language models: new tokens at most")
+	f.IntVar(&fl.maxNew, "max-new", defaultMaxNew, "language models: new tokens at most")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "task models: scale of the random initial state (0: zeros)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial states (and the sampler)")
 	cmd.MarkFlagsMutuallyExclusive("steps", "max-steps")
@@ -57,6 +58,10 @@ has settled, after at most --max-steps recurrences; --steps N runs exactly N ins
 }
 
 func runPrompt(fl *runFlags, changed func(string) bool, prompt string, stdout, stderr io.Writer) error {
+	if fl.maxNew < 1 {
+		return fmt.Errorf("--max-new %d must be at least 1", fl.maxNew)
+	}
+	fl.maxNewGiven = changed("max-new")
 	var threshold *float64
 	if changed("threshold") {
 		threshold = &fl.threshold
@@ -169,12 +174,16 @@ func runLanguageModel(fl *runFlags, threshold *float64, prompt string, stdout, s
 		return err
 	}
 	defer m.Close()
-	opt := generate.Options{MaxNew: fl.maxNew, Steps: fl.steps, Seed: fl.seed}
+	ids := tok.Encode(prompt, true)
+	opt := generate.Options{Steps: fl.steps, Seed: fl.seed}
+	if opt.MaxNew, err = newTokens(fl.maxNewGiven, fl.maxNew, len(ids), m.Config.BlockSize); err != nil {
+		return err
+	}
 	if fl.steps == 0 {
 		opt.Steps = fl.maxSteps
 		opt.Exit = &generate.ExitOptions{Criterion: fl.exit, Threshold: threshold}
 	}
-	g, err := generate.New(m, tok.Encode(prompt, true), opt)
+	g, err := generate.New(m, ids, opt)
 	if err != nil {
 		return err
 	}

@@ -76,3 +76,32 @@ func TestGenerateDrawsFromTheStepItReports(t *testing.T) {
 		t.Errorf("default, 6 tokens: %v, want the fixed 8-step tokens %v", got, want)
 	}
 }
+
+// The flags that mean the same thing have the same name and default on every command.
+func TestSharedFlagsAgree(t *testing.T) {
+	for _, c := range rootCmd.Commands() {
+		if f := c.Flags().Lookup("max-new"); f != nil && f.DefValue != "256" {
+			t.Errorf("%s --max-new defaults to %s, want the shared default 256", c.Name(), f.DefValue)
+		}
+		if f := c.Flags().Lookup("steps"); f != nil && c.Name() != "train" && f.Value.Type() != "N" && f.Value.Type() != "N,N,..." {
+			t.Errorf("%s --steps is a %s, not the bounded recurrence-count flag", c.Name(), f.Value.Type())
+		}
+	}
+}
+
+// Without --max-new, generation stops where the context ends instead of refusing the request.
+func TestDefaultMaxNewFitsTheContext(t *testing.T) {
+	dir := fixtures.Path(t, "huginn-tiny")
+	prompt := strings.TrimSuffix(strings.Repeat("5,", 250), ",") // 250 of the 256 positions
+	out, err := runCLI(t, "", "generate", "--model", dir, "--ids", prompt, "--steps", "1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Tokens []int }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Tokens) == 0 || len(got.Tokens) > 6 {
+		t.Errorf("a 250-token prompt in a 256 context: %d new tokens (%v), want 1 to 6", len(got.Tokens), err)
+	}
+	if _, err := runCLI(t, "", "generate", "--model", dir, "--ids", prompt, "--max-new", "7"); err == nil || !strings.Contains(err.Error(), "exceeds the context") {
+		t.Errorf("an explicit --max-new beyond the context: %v, want a refusal", err)
+	}
+}

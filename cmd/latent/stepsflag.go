@@ -10,6 +10,25 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// defaultMaxNew is the one --max-new default of every command that generates.
+const defaultMaxNew = 256
+
+// newTokens is the number of tokens to generate after a prompt of promptLen tokens: --max-new
+// when it was given (generate.New refuses it beyond the context), else defaultMaxNew cut to the
+// room the context leaves.
+func newTokens(given bool, maxNew, promptLen, blockSize int) (int, error) {
+	if given {
+		return maxNew, nil
+	}
+	if room := blockSize - promptLen; room < maxNew {
+		if room < 1 {
+			return 0, fmt.Errorf("the prompt takes %d tokens and fills the model's context of %d", promptLen, blockSize)
+		}
+		return room, nil
+	}
+	return maxNew, nil
+}
+
 // stepsValue is the one type of every recurrence-count flag (--steps, --max-steps, ...): a
 // whole number in [1, generate.MaxSteps], checked when the command line is parsed, before any
 // work. Its default may be 0, meaning "not given" (the command then picks its own default), but
