@@ -36,9 +36,8 @@ Fill: relative step size ‖x<sub>t</sub> − x<sub>t−1</sub>‖/‖x<sub>t</s
 <p>step <input id="step" type="range" min="1" max="{{.Steps}}" value="1" style="width:40em"> <span id="stepv">1</span></p>
 <div id="tokens"></div>
 <div id="info">hover a token</div>
-<h2>Distance to the final state</h2><img alt="convergence heat map" src="data:image/png;base64,{{.Convergence}}">
-<h2>Relative step size</h2><img alt="step size heat map" src="data:image/png;base64,{{.StepSize}}">
-<h2>PC panels</h2><img alt="PC panels" src="data:image/png;base64,{{.Panels}}">
+{{range .Pictures}}<h2>{{.Title}}</h2><img alt="{{.Title}}" src="data:image/png;base64,{{.Data}}">
+{{end}}
 <script>
 const toks = {{.Tokens}};
 const box = document.getElementById("tokens"), info = document.getElementById("info");
@@ -59,10 +58,16 @@ slider.oninput = draw; draw();
 </script></body></html>
 `))
 
+// Picture is a PNG shown on the HTML page under its title.
+type Picture struct {
+	Title string
+	PNG   []byte
+}
+
 // WriteHTML writes one self-contained page (no network): the tokens with their labels, a step
 // slider that shades each token by its step size, hover details with PC coordinates, and the
-// PNG pictures given (convergence, stepsize, panels) inlined.
-func WriteHTML(path string, rep *Report, s *States, pngs map[string][]byte) error {
+// pictures inlined in order.
+func WriteHTML(path string, rep *Report, s *States, pictures []Picture) error {
 	toks := make([]pageToken, len(rep.Tokens))
 	for i, t := range rep.Tokens {
 		stats, _ := json.Marshal(t.Stats)
@@ -72,13 +77,16 @@ func WriteHTML(path string, rep *Report, s *States, pngs map[string][]byte) erro
 		}
 		toks[i] = pageToken{Text: t.Text, Label: t.Label, Stats: string(stats), StepSize: t.StepSize, SettledAt: t.SettledAt, PC: pc}
 	}
-	enc := func(name string) string { return base64.StdEncoding.EncodeToString(pngs[name]) }
+	type inlined struct{ Title, Data string }
+	var pics []inlined
+	for _, p := range pictures {
+		pics = append(pics, inlined{p.Title, base64.StdEncoding.EncodeToString(p.PNG)})
+	}
 	var buf bytes.Buffer
 	err := pageTemplate.Execute(&buf, map[string]any{
 		"Summary": fmt.Sprintf("%d tokens × %d steps, %s states; labels: %v; PCA explained variance %.3f",
 			len(rep.Tokens), rep.Steps, rep.State, rep.Counts, rep.PCA.Explained),
-		"Steps": rep.Steps, "Tokens": toks,
-		"Convergence": enc("convergence"), "StepSize": enc("stepsize"), "Panels": enc("panels"),
+		"Steps": rep.Steps, "Tokens": toks, "Pictures": pics,
 	})
 	if err != nil {
 		return fmt.Errorf("trace: html: %w", err)

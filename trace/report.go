@@ -21,6 +21,9 @@ type Token struct {
 	// SettledAt is the first step from which ‖x_t − x_T‖/‖x_T‖ stays below the criteria's ε.
 	SettledAt int       `json:"settled_at"`
 	Readouts  []Readout `json:"readouts,omitempty"`
+	// ExitStep is the first readout step at which the kl exit criterion (KL between consecutive
+	// readouts below the trace's exit threshold) would stop the token; 0: not within the trace.
+	ExitStep int `json:"exit_step"`
 	// SeedSpread is, over the other initial states traced (--seeds), the largest
 	// ‖x_T' − x_T‖/‖x_T‖: near 0 when the token reaches the same state from any s₀.
 	SeedSpread float64 `json:"seed_spread,omitempty"`
@@ -34,6 +37,7 @@ type Report struct {
 	Seed          uint64         `json:"seed"`
 	InitScale     float64        `json:"init_scale"`
 	ReadoutStride int            `json:"readout_stride"`
+	ExitThreshold float64        `json:"exit_threshold"`
 	Counts        map[string]int `json:"counts"`
 	PCA           *PCA           `json:"pca,omitempty"`
 	Tokens        []Token        `json:"tokens"`
@@ -140,20 +144,51 @@ func settledAt(dist []float64, norm, eps float64) int {
 
 // FinalDistance returns, per token, ‖x_T(b) − x_T(a)‖/‖x_T(a)‖ of two traces of the same tokens.
 func FinalDistance(a, b *States) ([]float64, error) {
-	if a.Tokens != b.Tokens || a.Dim != b.Dim || a.Steps != b.Steps {
-		return nil, fmt.Errorf("trace: traces of %d×%d×%d and %d×%d×%d states cannot be compared",
-			a.Steps+1, a.Tokens, a.Dim, b.Steps+1, b.Tokens, b.Dim)
+	if err := comparable(a, b); err != nil {
+		return nil, err
 	}
 	out := make([]float64, a.Tokens)
 	for i := range out {
-		x, y := a.At(a.Steps, i), b.At(b.Steps, i)
-		var d, n float64
-		for j := range x {
-			dj := float64(y[j] - x[j])
-			d += dj * dj
-			n += float64(x[j]) * float64(x[j])
-		}
-		out[i] = math.Sqrt(d) / math.Max(math.Sqrt(n), math.SmallestNonzeroFloat64)
+		out[i] = relDist(a.At(a.Steps, i), b.At(b.Steps, i))
 	}
 	return out, nil
+}
+
+// SeedDistances returns, per step t = 0 … Steps, the median and the largest over tokens of
+// ‖x_t' − x_t‖/‖x_t‖ between two traces of the same tokens from different initial states: the
+// path-independence curve, which falls to the noise floor when every token forgets where it
+// started.
+func SeedDistances(a, b *States) (median, largest []float64, err error) {
+	if err := comparable(a, b); err != nil {
+		return nil, nil, err
+	}
+	median, largest = make([]float64, a.Steps+1), make([]float64, a.Steps+1)
+	d := make([]float64, a.Tokens)
+	for t := range median {
+		for i := range d {
+			d[i] = relDist(a.At(t, i), b.At(t, i))
+		}
+		sort.Float64s(d)
+		median[t], largest[t] = d[len(d)/2], d[len(d)-1]
+	}
+	return median, largest, nil
+}
+
+func comparable(a, b *States) error {
+	if a.Tokens != b.Tokens || a.Dim != b.Dim || a.Steps != b.Steps {
+		return fmt.Errorf("trace: traces of %d×%d×%d and %d×%d×%d states cannot be compared",
+			a.Steps+1, a.Tokens, a.Dim, b.Steps+1, b.Tokens, b.Dim)
+	}
+	return nil
+}
+
+// relDist is ‖y − x‖/‖x‖.
+func relDist(x, y []float32) float64 {
+	var d, n float64
+	for j := range x {
+		dj := float64(y[j] - x[j])
+		d += dj * dj
+		n += float64(x[j]) * float64(x[j])
+	}
+	return math.Sqrt(d) / math.Max(math.Sqrt(n), math.SmallestNonzeroFloat64)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 type traceFlags struct {
 	dir, prompt, ids, state, out, tokens string
 	generate, steps, stride, seeds       int
+	exitThreshold                        float64
 	initScale                            float64
 	seed                                 uint64
 }
@@ -51,6 +53,7 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.IntVar(&fl.stride, "readout-stride", 4, "decode with coda and head every this many steps (0: never)")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "scale of the random initial state (0: zeros)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial state")
+	f.Float64Var(&fl.exitThreshold, "exit-threshold", 0, "KL threshold of the exit step drawn in text.png (default: 1e-5 on task models, the kl criterion's 1e-3 otherwise)")
 	f.IntVar(&fl.seeds, "seeds", 1, "also trace seeds seed+1 … seed+K−1 (states-seedN.safetensors) and report each token's seed_spread")
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
 	f.StringVar(&fl.out, "out", "", "output folder")
@@ -150,6 +153,8 @@ func (fl *traceFlags) check() error {
 		return fmt.Errorf("--state %q: want normalized or raw", fl.state)
 	case fl.seeds < 1:
 		return fmt.Errorf("--seeds %d must be at least 1", fl.seeds)
+	case !(fl.exitThreshold >= 0) || math.IsInf(fl.exitThreshold, 0):
+		return fmt.Errorf("--exit-threshold %v must be a finite number ≥ 0", fl.exitThreshold)
 	case fl.generate < 0 || fl.stride < 0:
 		return fmt.Errorf("--generate and --readout-stride must not be negative")
 	}
@@ -206,13 +211,26 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 		return err
 	}
 	rep.State, rep.Seed, rep.InitScale, rep.ReadoutStride = fl.state, fl.seed, fl.initScale, fl.stride
-	if err := seedSpread(fl, m, ids, s, rep, written); err != nil {
+	rep.ExitThreshold = fl.exitThreshold
+	if rep.ExitThreshold == 0 {
+		rep.ExitThreshold = 1e-3 // the kl criterion's "auto" value
+		if in.task {
+			rep.ExitThreshold = tasks.DefaultKLThreshold
+		}
+	}
+	out := func(name string) string {
+		p := filepath.Join(fl.out, name)
+		*written = append(*written, p+".png", p+".svg")
+		return p
+	}
+	if err := seedSpread(fl, m, ids, s, rep, written, out); err != nil {
 		return err
 	}
 	dist, steps := make([][]float64, len(ids)), make([][]float64, len(ids))
 	for i := range rep.Tokens {
 		rep.Tokens[i].ID, rep.Tokens[i].Text, rep.Tokens[i].Generated = ids[i], text[i], i >= len(ids)-fl.generate
 		dist[i], steps[i] = rep.Tokens[i].DistFinal, rep.Tokens[i].StepSize
+		rep.Tokens[i].ExitStep = trace.ExitStep(rep.Tokens[i].Readouts, rep.ExitThreshold)
 		if in.depth != nil {
 			rep.Tokens[i].Depth = in.depth[i]
 		}
@@ -228,10 +246,8 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	for k, i := range chosen {
 		titles[k] = fmt.Sprintf("%d %q %s", i, text[i], rep.Tokens[i].Label)
 	}
-	out := func(name string) string {
-		p := filepath.Join(fl.out, name)
-		*written = append(*written, p+".png", p+".svg")
-		return p
+	if err := trace.TextPicture(rep.Tokens, fl.steps, rep.ExitThreshold, out("text")); err != nil {
+		return err
 	}
 	if err := trace.Heatmap(dist, 0, text, "‖x_t − x_T‖", out("convergence")); err != nil {
 		return err
@@ -245,7 +261,7 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	if err := trace.Panels(s, rep.PCA, chosen, titles, true, out("panels-true-scale")); err != nil {
 		return err
 	}
-	if err := writePage(fl.out, rep, s, written); err != nil {
+	if err := writePage(fl.out, fl.seeds, rep, s, written); err != nil {
 		return err
 	}
 	jsonPath := filepath.Join(fl.out, "trace.json")
@@ -257,9 +273,14 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	return printLabels(stdout, statsOf(rep), 0, false)
 }
 
-// seedSpread traces the extra seeds of --seeds and records each token's largest relative
-// distance between the final states.
-func seedSpread(fl *traceFlags, m *model.Model, ids []int, s *trace.States, rep *trace.Report, written *[]string) error {
+// seedSpread traces the extra seeds of --seeds, records each token's largest relative distance
+// between the final states and draws the path-independence curves.
+func seedSpread(fl *traceFlags, m *model.Model, ids []int, s *trace.States, rep *trace.Report, written *[]string, out func(string) string) error {
+	if fl.seeds < 2 {
+		return nil
+	}
+	seeds := []uint64{fl.seed}
+	var median, largest [][]float64
 	for k := 1; k < fl.seeds; k++ {
 		seed := fl.seed + uint64(k)
 		path := filepath.Join(fl.out, fmt.Sprintf("states-seed%d.safetensors", seed))
@@ -279,23 +300,37 @@ func seedSpread(fl *traceFlags, m *model.Model, ids []int, s *trace.States, rep 
 		for i := range rep.Tokens {
 			rep.Tokens[i].SeedSpread = max(rep.Tokens[i].SeedSpread, d[i])
 		}
-	}
-	return nil
-}
-
-// writePage writes OUT/trace.html with the pictures already in OUT inlined.
-func writePage(dir string, rep *trace.Report, s *trace.States, written *[]string) error {
-	pngs := map[string][]byte{}
-	for _, name := range []string{"convergence", "stepsize", "panels"} {
-		data, err := os.ReadFile(filepath.Join(dir, name+".png"))
+		med, big, err := trace.SeedDistances(s, other)
 		if err != nil {
 			return err
 		}
-		pngs[name] = data
+		seeds, median, largest = append(seeds, seed), append(median, med), append(largest, big)
+	}
+	return trace.PathIndependence(median, largest, seeds, out("path-independence"))
+}
+
+// writePage writes OUT/trace.html with the pictures already in OUT inlined.
+func writePage(dir string, seeds int, rep *trace.Report, s *trace.States, written *[]string) error {
+	var pics []trace.Picture
+	for _, p := range []struct{ name, title string }{
+		{"text", "Text by label and by kl exit step"},
+		{"convergence", "Distance to the final state"},
+		{"stepsize", "Relative step size"},
+		{"panels", "PC panels"},
+		{"path-independence", "Path independence over initial states"},
+	} {
+		if p.name == "path-independence" && seeds < 2 {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, p.name+".png"))
+		if err != nil {
+			return err
+		}
+		pics = append(pics, trace.Picture{Title: p.title, PNG: data})
 	}
 	path := filepath.Join(dir, "trace.html")
 	*written = append(*written, path)
-	return trace.WriteHTML(path, rep, s, pngs)
+	return trace.WriteHTML(path, rep, s, pics)
 }
 
 func statsOf(rep *trace.Report) []trace.Stats {
@@ -320,6 +355,7 @@ type traceTokens struct {
 	ids   []int
 	text  []string
 	depth []int
+	task  bool // a task model's prompt
 }
 
 // traceInput loads the model and turns --prompt or --ids (plus --generate) into tokens.
@@ -347,7 +383,7 @@ func traceInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 }
 
 func taskTokens(fl *traceFlags, task tasks.Task) (*traceTokens, error) {
-	in := &traceTokens{}
+	in := &traceTokens{task: true}
 	if fl.ids != "" {
 		var err error
 		if in.ids, err = parseIDs(fl.ids); err != nil {

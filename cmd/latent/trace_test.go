@@ -18,7 +18,8 @@ func TestTraceDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"states.safetensors", "trace.json", "convergence.png", "convergence.svg", "stepsize.png",
-		"panels.png", "panels.svg", "panels-true-scale.svg", "trace.html", "states-seed1.safetensors"} {
+		"panels.png", "panels.svg", "panels-true-scale.svg", "trace.html", "states-seed1.safetensors",
+		"text.png", "text.svg", "path-independence.png", "path-independence.svg"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s missing or empty (%v)", name, err)
 		}
@@ -34,7 +35,9 @@ func TestTraceDefaultModel(t *testing.T) {
 			DistFinal []float64 `json:"dist_final"`
 			Readouts  []struct{ Step int }
 			Spread    float64 `json:"seed_spread"`
+			ExitStep  int     `json:"exit_step"`
 		}
+		ExitThreshold float64 `json:"exit_threshold"`
 		PCA struct {
 			Explained []float64 `json:"explained_variance"`
 		} `json:"pca"`
@@ -50,6 +53,16 @@ func TestTraceDefaultModel(t *testing.T) {
 	for i, tok := range rep.Tokens {
 		if tok.Spread == 0 || tok.Spread > 1e-4 {
 			t.Errorf("token %d: seed spread %g, want a small nonzero distance", i, tok.Spread)
+		}
+	}
+	// the answer positions (every third token from 3 on) settle within the 40 steps, on the
+	// 8-step readout grid, at the task models' kl threshold
+	if rep.ExitThreshold != 1e-5 {
+		t.Errorf("exit threshold %g, want the task default 1e-5", rep.ExitThreshold)
+	}
+	for i := 3; i < len(rep.Tokens); i += 3 {
+		if e := rep.Tokens[i].ExitStep; e < 8 || e > 40 || e%8 != 0 {
+			t.Errorf("answer token %d: exit step %d, want a readout step in [8, 40]", i, e)
 		}
 	}
 	if len(rep.PCA.Explained) != 6 {
