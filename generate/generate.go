@@ -87,6 +87,12 @@ type Options struct {
 	// comment): stale logits when the check cadence misses the last step, the ln_f warm start of
 	// fixed recurrence, speculative overshoot of MaxNew. For parity tests only.
 	ReferenceQuirks bool
+	// Observe, when set, is called with the state of every position the request computes: at
+	// step 0 with the initial state and after each recurrence t with s_t, for the S positions
+	// from pos on that run together (the whole prompt during the prefill, then one token at a
+	// time). state is [S × n_embd] and only valid during the call. Not called for speculative
+	// drafts and verification.
+	Observe func(pos, S, step int, state []float32)
 	// Context, when set, cancels the request: it is checked between recurrences, and a
 	// cancelled request ends its token stream with the context's error.
 	Context context.Context
@@ -367,8 +373,16 @@ func (g *Generator) iterate(s, e []float32, S, pos, from, to int) []float32 {
 		s = g.m.Step(s, e, S, pos, t, g.cache)
 		g.stats.StepCalls++
 		g.stats.PositionSteps += S
+		g.observe(pos, S, t+1, s)
 	}
 	return s
+}
+
+// observe hands a state to Options.Observe outside speculative decoding.
+func (g *Generator) observe(pos, S, step int, s []float32) {
+	if g.opt.Observe != nil && g.opt.Speculative == nil {
+		g.opt.Observe(pos, S, step, s)
+	}
 }
 
 // cancelled returns the request context's error, if it has one and it is done.
@@ -407,6 +421,7 @@ func (g *Generator) nextToken() (Token, error) {
 		return Token{}, err
 	}
 	s := g.initialState(S)
+	g.observe(pos, S, 0, s)
 	var tok Token
 	var logits []float32
 	if g.crit == nil {

@@ -21,8 +21,9 @@ type Token struct {
 	// SettledAt is the first step from which ‖x_t − x_T‖/‖x_T‖ stays below the criteria's ε.
 	SettledAt int       `json:"settled_at"`
 	Readouts  []Readout `json:"readouts,omitempty"`
-	// ExitStep is the first readout step at which the kl exit criterion (KL between consecutive
-	// readouts below the trace's exit threshold) would stop the token; 0: not within the trace.
+	// ExitStep is, in parallel mode, the first readout step at which the kl exit criterion (KL
+	// between consecutive readouts below the trace's exit threshold) would stop the token (0: not
+	// within the trace); in replay mode the step at which the generation stopped it.
 	ExitStep int `json:"exit_step"`
 	// SeedSpread is, over the other initial states traced (--seeds), the largest
 	// ‖x_T' − x_T‖/‖x_T‖: near 0 when the token reaches the same state from any s₀.
@@ -32,6 +33,7 @@ type Token struct {
 
 // Report is trace.json.
 type Report struct {
+	Mode          string         `json:"mode"`  // parallel (lockstep, cache-free) or replay (a real generation)
 	State         string         `json:"state"` // normalized (ln_f(s_t)) or raw
 	Steps         int            `json:"steps"`
 	Seed          uint64         `json:"seed"`

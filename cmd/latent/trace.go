@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/latentlab/latent/generate"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"github.com/latentlab/latent/tokenizer"
@@ -20,6 +21,9 @@ import (
 // traceFlags are the flags of `latent trace`.
 type traceFlags struct {
 	dir, prompt, ids, state, out, tokens string
+	mode, exit, cache                    string
+	threshold                            float64
+	thresholdGiven, continuous           bool
 	generate, steps, stride, seeds       int
 	exitThreshold                        float64
 	initScale                            float64
@@ -37,9 +41,19 @@ states.safetensors (tensor "states", F32 [steps+1, tokens, n_embd], streamed), t
 token: step sizes, distance to the final state, readouts, label and statistics, and the PCA),
 convergence and stepsize heat maps, PC1–2/3–4/5–6 panels (panels: as the paper draws them;
 panels-true-scale: one scale per token), all PNG and SVG, and trace.html, one self-contained page
-with a step slider. Without --model it traces the embedded addition model.`,
+with a step slider. Without --model it traces the embedded addition model.
+
+--mode replay (language models) records instead the states of a real generation of --generate
+tokens, under its exit criterion (--exit, --threshold), cache strategy (--cache) and continuous
+compute (--continuous): each token's trajectory is what the generation computed for it, frozen
+from the step it stopped, and exit_step says when that was.
+
+Examples:
+  latent trace --prompt "12345+67890=" --readout-stride 1 --seeds 3 --out /tmp/tr
+  latent trace --model huginn-0125 --prompt "The capital of France is" --generate 8 --mode replay --exit kl --out /tmp/tr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl.thresholdGiven = cmd.Flags().Changed("threshold")
 			return runTrace(&fl, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -53,6 +67,11 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.IntVar(&fl.stride, "readout-stride", 4, "decode with coda and head every this many steps (0: never)")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "scale of the random initial state (0: zeros)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial state")
+	f.StringVar(&fl.mode, "mode", "parallel", "parallel (one cache-free lockstep pass, as the paper's analysis) or replay (the states of a real generation of --generate tokens, language models)")
+	f.StringVar(&fl.exit, "exit", "", "replay: exit criterion of the generation (kl, entropy-diff, ...; default: fixed --steps)")
+	f.Float64Var(&fl.threshold, "threshold", 0, "replay: exit threshold (default: the criterion's reference \"auto\" value)")
+	f.StringVar(&fl.cache, "cache", "", "replay: KV cache strategy (default: full, latest-m4 with --exit)")
+	f.BoolVar(&fl.continuous, "continuous", false, "replay: warm-start each token from the previous token's final state")
 	f.Float64Var(&fl.exitThreshold, "exit-threshold", 0, "KL threshold of the exit step drawn in text.png (default: 1e-5 on task models, the kl criterion's 1e-3 otherwise)")
 	f.IntVar(&fl.seeds, "seeds", 1, "also trace seeds seed+1 … seed+K−1 (states-seedN.safetensors) and report each token's seed_spread")
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
@@ -153,6 +172,12 @@ func (fl *traceFlags) check() error {
 		return fmt.Errorf("--state %q: want normalized or raw", fl.state)
 	case fl.seeds < 1:
 		return fmt.Errorf("--seeds %d must be at least 1", fl.seeds)
+	case fl.mode != "parallel" && fl.mode != "replay":
+		return fmt.Errorf("--mode %q: want parallel or replay", fl.mode)
+	case fl.mode == "parallel" && (fl.exit != "" || fl.cache != "" || fl.continuous):
+		return fmt.Errorf("--exit, --cache and --continuous describe a generation: use them with --mode replay")
+	case fl.mode == "replay" && fl.seeds > 1:
+		return fmt.Errorf("--seeds: path independence is traced in --mode parallel")
 	case !(fl.exitThreshold >= 0) || math.IsInf(fl.exitThreshold, 0):
 		return fmt.Errorf("--exit-threshold %v must be a finite number ≥ 0", fl.exitThreshold)
 	case fl.generate < 0 || fl.stride < 0:
@@ -181,8 +206,12 @@ func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	statesPath := filepath.Join(fl.out, "states.safetensors")
-	fmt.Fprintf(stderr, "trace: %d × %d × %d F32 states (%.1f MB) → %s\n", fl.steps+1, len(ids), m.Config.NEmbd,
-		float64(trace.StatesBytes(fl.steps, len(ids), m.Config.NEmbd))/1e6, statesPath)
+	positions := len(ids)
+	if fl.mode == "replay" {
+		positions += fl.generate
+	}
+	fmt.Fprintf(stderr, "trace: %d × %d × %d F32 states (%.1f MB) → %s\n", fl.steps+1, positions, m.Config.NEmbd,
+		float64(trace.StatesBytes(fl.steps, positions, m.Config.NEmbd))/1e6, statesPath)
 	written := []string{statesPath}
 	err = writeTrace(fl, m, in, lo, hi, &written, stdout)
 	if err != nil {
@@ -195,13 +224,12 @@ func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
 
 // writeTrace records, analyses and draws; every file it writes is added to written first.
 func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, written *[]string, stdout io.Writer) error {
-	ids, text := in.ids, in.text
-	opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: fl.seed, ReadoutStride: fl.stride}
 	statesPath := (*written)[0]
-	rec, err := trace.Record(m, ids, opt, statesPath)
+	rec, ran, err := fl.record(m, in, statesPath)
 	if err != nil {
 		return err
 	}
+	ids, text := in.ids, in.text
 	s, err := trace.ReadStates(statesPath, trace.DefaultCriteria.MinSteps())
 	if err != nil {
 		return err
@@ -210,7 +238,7 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	if err != nil {
 		return err
 	}
-	rep.State, rep.Seed, rep.InitScale, rep.ReadoutStride = fl.state, fl.seed, fl.initScale, fl.stride
+	rep.Mode, rep.State, rep.Seed, rep.InitScale, rep.ReadoutStride = fl.mode, fl.state, fl.seed, fl.initScale, fl.stride
 	rep.ExitThreshold = fl.exitThreshold
 	if rep.ExitThreshold == 0 {
 		rep.ExitThreshold = 1e-3 // the kl criterion's "auto" value
@@ -231,6 +259,9 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 		rep.Tokens[i].ID, rep.Tokens[i].Text, rep.Tokens[i].Generated = ids[i], text[i], i >= len(ids)-fl.generate
 		dist[i], steps[i] = rep.Tokens[i].DistFinal, rep.Tokens[i].StepSize
 		rep.Tokens[i].ExitStep = trace.ExitStep(rep.Tokens[i].Readouts, rep.ExitThreshold)
+		if ran != nil {
+			rep.Tokens[i].ExitStep = ran[i]
+		}
 		if in.depth != nil {
 			rep.Tokens[i].Depth = in.depth[i]
 		}
@@ -271,6 +302,30 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	}
 	fmt.Fprintf(stdout, "PCA explained variance: %s\n", fmtFloats(rep.PCA.Explained))
 	return printLabels(stdout, statsOf(rep), 0, false)
+}
+
+// record writes the states file: one lockstep pass over the tokens (parallel), or the states of
+// a real generation of --generate tokens after the prompt, whose tokens then join in (replay,
+// which also returns the recurrences every position ran).
+func (fl *traceFlags) record(m *model.Model, in *traceTokens, path string) (*trace.Recorded, []int, error) {
+	if fl.mode == "parallel" {
+		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: fl.seed, ReadoutStride: fl.stride}
+		rec, err := trace.Record(m, in.ids, opt, path)
+		return rec, nil, err
+	}
+	opt := generate.Options{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed, Cache: fl.cache, Continuous: fl.continuous}
+	if fl.exit != "" {
+		opt.Exit = &generate.ExitOptions{Criterion: fl.exit}
+		if fl.thresholdGiven {
+			opt.Exit.Threshold = &fl.threshold
+		}
+	}
+	r, err := trace.Replay(m, in.ids, fl.generate, opt, fl.state == "raw", path)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.setIDs(r.IDs)
+	return &r.Recorded, r.RanSteps, nil
 }
 
 // seedSpread traces the extra seeds of --seeds, records each token's largest relative distance
@@ -355,7 +410,19 @@ type traceTokens struct {
 	ids   []int
 	text  []string
 	depth []int
-	task  bool // a task model's prompt
+	task  bool                 // a task model's prompt
+	tok   *tokenizer.Tokenizer // a language model's tokenizer, if it has one
+}
+
+// setIDs replaces the tokens, spelling each with the tokenizer (or by id without one).
+func (in *traceTokens) setIDs(ids []int) {
+	in.ids, in.text = ids, make([]string, len(ids))
+	for i, id := range ids {
+		in.text[i] = fmt.Sprint(id)
+		if in.tok != nil {
+			in.text[i], _ = in.tok.Token(id)
+		}
+	}
 }
 
 // traceInput loads the model and turns --prompt or --ids (plus --generate) into tokens.
@@ -367,8 +434,8 @@ func traceInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 			return languageInput(fl)
 		}
 	}
-	if fl.generate > 0 {
-		return nil, nil, nil, fmt.Errorf("--generate: a task model answers every position in one pass; trace the prompt alone")
+	if fl.generate > 0 || fl.mode == "replay" {
+		return nil, nil, nil, fmt.Errorf("--generate and --mode replay: a task model answers every position in one pass (latent run); trace the prompt alone in --mode parallel")
 	}
 	m, task, cleanup, err := openTaskModel(fl.dir, "")
 	if err != nil {
@@ -423,20 +490,17 @@ func languageInput(fl *traceFlags) (*model.Model, *traceTokens, func(), error) {
 		return nil, nil, nil, err
 	}
 	V := m.Config.PaddedVocabSize
-	for range fl.generate {
-		out, err := m.Forward(ids, model.ForwardOptions{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed})
-		if err != nil {
-			m.Close()
-			return nil, nil, nil, err
-		}
-		ids = append(ids, model.Argmax(out.Logits[(len(ids)-1)*V:], V)[0])
-	}
-	in := &traceTokens{ids: ids, text: make([]string, len(ids))}
-	for i, id := range ids {
-		in.text[i] = fmt.Sprint(id)
-		if tok != nil {
-			in.text[i], _ = tok.Token(id)
+	if fl.mode == "parallel" { // replay generates while it records
+		for range fl.generate {
+			out, err := m.Forward(ids, model.ForwardOptions{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed})
+			if err != nil {
+				m.Close()
+				return nil, nil, nil, err
+			}
+			ids = append(ids, model.Argmax(out.Logits[(len(ids)-1)*V:], V)[0])
 		}
 	}
+	in := &traceTokens{tok: tok}
+	in.setIDs(ids)
 	return m, in, func() { m.Close() }, nil
 }

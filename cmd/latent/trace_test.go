@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/latentlab/latent/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestTraceDefaultModel(t *testing.T) {
 			ExitStep  int     `json:"exit_step"`
 		}
 		ExitThreshold float64 `json:"exit_threshold"`
-		PCA struct {
+		PCA           struct {
 			Explained []float64 `json:"explained_variance"`
 		} `json:"pca"`
 	}
@@ -112,5 +113,50 @@ func TestTraceBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
 		t.Errorf("failed traces left %d files in %s", len(entries), out)
+	}
+}
+
+// --mode replay records the states of a real generation: the prompt and the generated tokens,
+// each with the steps its exit criterion let it run.
+func TestTraceReplay(t *testing.T) {
+	dir := fixtures.Path(t, "huginn-tiny")
+	out := filepath.Join(t.TempDir(), "replay")
+	if _, err := runCLI(t, "", "trace", "--model", dir, "--ids", "1,357,109,160", "--generate", "3", "--mode", "replay",
+		"--exit", "kl", "--threshold", "1e-4", "--steps", "40", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "trace.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Mode   string
+		Tokens []struct {
+			ExitStep  int  `json:"exit_step"`
+			Generated bool `json:"generated"`
+		}
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Mode != "replay" || len(rep.Tokens) != 7 || !rep.Tokens[6].Generated || rep.Tokens[3].Generated {
+		t.Fatalf("replay trace: mode %q, %d tokens %+v; want 4 prompt and 3 generated tokens", rep.Mode, len(rep.Tokens), rep.Tokens)
+	}
+	for i, tok := range rep.Tokens {
+		if tok.ExitStep < 1 || tok.ExitStep > 40 {
+			t.Errorf("token %d ran %d steps, want 1 to 40", i, tok.ExitStep)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "--prompt", "1+2=", "--mode", "replay", "--out", out + "2"}, "task model"},
+		{[]string{"trace", "--prompt", "1+2=", "--exit", "kl", "--out", out + "2"}, "--mode replay"},
+		{[]string{"trace", "--model", dir, "--ids", "1,2", "--mode", "fast", "--out", out + "2"}, "parallel or replay"},
+	} {
+		if _, err := runCLI(t, "", c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.want)
+		}
 	}
 }
