@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -25,7 +27,8 @@ var cpuProfile struct {
 
 func init() {
 	rootCmd.PersistentFlags().StringVar(&cpuProfile.path, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
-	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+	rootCmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		handleSignals(cmd)
 		if cpuProfile.path == "" {
 			return nil
 		}
@@ -49,8 +52,12 @@ func stopProfile() {
 
 func main() {
 	err := rootCmd.Execute()
-	stopProfile()
-	if err != nil {
+	finish()
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "latent: interrupted; partial output removed")
+		os.Exit(130)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "latent:", err)
 		os.Exit(1)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/latentlab/latent/internal/outdir"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"github.com/latentlab/latent/tokenizer"
@@ -22,6 +23,7 @@ type traceFlags struct {
 	generate, steps, stride, seeds       int
 	initScale                            float64
 	seed                                 uint64
+	force                                bool
 }
 
 func init() {
@@ -53,7 +55,8 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial state")
 	f.IntVar(&fl.seeds, "seeds", 1, "also trace seeds seed+1 … seed+K−1 (states-seedN.safetensors) and report each token's seed_spread")
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
-	f.StringVar(&fl.out, "out", "", "output folder")
+	f.StringVar(&fl.out, "out", "", "output folder (must be new or empty unless --force)")
+	f.BoolVar(&fl.force, "force", false, "write into a non-empty --out, replacing the files of an earlier trace")
 	cmd.MarkFlagRequired("out")
 	cmd.AddCommand(classifyCommand())
 	rootCmd.AddCommand(cmd)
@@ -153,7 +156,7 @@ func (fl *traceFlags) check() error {
 	case fl.generate < 0 || fl.stride < 0:
 		return fmt.Errorf("--generate and --readout-stride must not be negative")
 	}
-	return nil
+	return outdir.Check("--out", fl.out, fl.force)
 }
 
 func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {

@@ -19,7 +19,7 @@ type trainFlags struct {
 	config, initFrom, data, out, tokenizer, fixed  string
 	task, sizes, layers                            string
 	shape                                          tasks.Shape
-	resume                                         bool
+	resume, force                                  bool
 	steps, evalEvery, evalBatches, ckptEvery, keep int
 	valFrac, maxMemoryGiB                          float64
 	cfg                                            train.Config
@@ -58,7 +58,8 @@ latent eval and latent run.`,
 	fl.Float64Var(&f.shape.RopeBase, "rope-base", tasks.DefaultShape.RopeBase, "task model: rotary base")
 	fl.StringVar(&f.out, "out", "", "output folder for checkpoints")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json to copy into each checkpoint")
-	fl.BoolVar(&f.resume, "resume", false, "resume from the newest checkpoint in --out")
+	fl.BoolVar(&f.resume, "resume", false, "resume from the newest checkpoint in --out (the flags given must match the run's)")
+	fl.BoolVar(&f.force, "force", false, "start over in a non-empty --out, deleting the previous run's checkpoints and model")
 	fl.IntVar(&f.steps, "steps", 1000, "optimizer steps in the whole run")
 	fl.IntVar(&f.cfg.Batch, "batch", 8, "sequences per step")
 	fl.IntVar(&f.cfg.SeqLen, "seq", 128, "tokens per sequence")
@@ -163,6 +164,9 @@ func (d *trainData) saveTaskModel(tr *train.Trainer, f *trainFlags) error {
 
 // setupTrainer builds the trainer (fresh, from a model folder, or resumed) and its data.
 func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData, error) {
+	if err := f.checkRun(); err != nil {
+		return nil, nil, err
+	}
 	if f.evalEvery < 0 || f.ckptEvery < 1 || f.valFrac < 0 || f.valFrac >= 1 {
 		return nil, nil, fmt.Errorf("train: need --eval-every ≥ 0, --ckpt-every ≥ 1 and 0 ≤ --val-frac < 1")
 	}
@@ -177,7 +181,7 @@ func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData
 		}
 	}
 	if f.resume {
-		return resumeTrainer(f, task)
+		return resumeTrainer(cmd, f, task)
 	}
 	m, err := startModel(f, task)
 	if err != nil {
@@ -195,11 +199,14 @@ func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData
 		tc.SeqLen = data.seqLen
 	}
 	tr, err := train.NewTrainer(m, data.train, tc)
+	if err == nil && f.force {
+		err = clearRun(f.out)
+	}
 	return tr, data, err
 }
 
 // resumeTrainer continues from the newest checkpoint in --out.
-func resumeTrainer(f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, error) {
+func resumeTrainer(cmd *cobra.Command, f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, error) {
 	ckpt, err := train.LatestCheckpoint(f.out)
 	if err != nil {
 		return nil, nil, err
@@ -211,12 +218,21 @@ func resumeTrainer(f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := f.sameTaskAndShape(cmd.Flags().Changed, ckpt, cfg, task); err != nil {
+		return nil, nil, err
+	}
 	data, err := f.loadData(task, cfg.PaddedVocabSize)
 	if err != nil {
 		return nil, nil, err
 	}
 	tr, err := train.Resume(ckpt, data.train, f.steps)
-	return tr, data, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.sameTraining(cmd.Flags().Changed, cfg, tr); err != nil {
+		return nil, nil, err
+	}
+	return tr, data, nil
 }
 
 // startModel returns the model to train: loaded from --init-from, shaped for the task, or a
