@@ -55,7 +55,7 @@ func main() {
 	finish()
 	switch {
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "latent: interrupted; partial output removed")
+		fmt.Fprintln(os.Stderr, "latent: interrupted, partial output removed:", err)
 		os.Exit(130)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "latent:", err)

@@ -93,3 +93,17 @@ func TestTrainGuardsItsRun(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultModelNeedsNoTempFolder runs the embedded default model with the temporary folder
+// missing: before, every run extracted the model into a new temporary folder (left behind when
+// the run was killed) and failed here.
+func TestDefaultModelNeedsNoTempFolder(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	out, err := runCLI(t, "", "run", "--steps", "32", "5+5=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "10") {
+		t.Errorf("5+5= printed %q", out)
+	}
+}

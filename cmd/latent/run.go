@@ -79,19 +79,15 @@ func runPrompt(fl *runFlags, changed func(string) bool, prompt string, stdout, s
 // openTaskModel loads a task model folder, or the embedded default model when dir is empty. A
 // task name, when given, must be the model's own.
 func openTaskModel(dir, taskName string) (*model.Model, tasks.Task, func(), error) {
-	remove := func() {}
+	load := func() (*model.Model, tasks.Task, error) { return tasks.LoadModel(dir) }
 	if dir == "" {
-		var err error
-		if dir, remove, err = defaultmodel.Extract(); err != nil {
-			return nil, nil, nil, err
-		}
+		load, dir = defaultmodel.Load, defaultmodel.Name
 	}
-	m, task, err := tasks.LoadModel(dir)
+	m, task, err := load()
 	if err != nil {
-		remove()
 		return nil, nil, nil, err
 	}
-	cleanup := func() { m.Close(); remove() }
+	cleanup := func() { m.Close() }
 	if taskName != "" && taskName != task.Name() {
 		cleanup()
 		return nil, nil, nil, fmt.Errorf("--task %s: the model in %s was trained on %s", taskName, dir, task.Name())

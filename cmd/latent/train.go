@@ -42,8 +42,9 @@ a task run draws training instances of --sizes, validates on the held-out split,
 fresh model with --width, --heads, --ffn, --layers and --rope-base, and finally writes the
 trained task model (config.json, model.safetensors, vocab.json) to --out itself, ready for
 latent eval and latent run.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
+		Args:        cobra.NoArgs,
+		Annotations: cancelOnSignal,
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "tiny", "config.json path or built-in name for a fresh model")
@@ -102,6 +103,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	bar.Set(tr.Opt.Step)
 	start, startTokens := time.Now(), tr.TokensSeen
 	for tr.Opt.Step < tr.Cfg.Steps {
+		if err := cmd.Context().Err(); err != nil {
+			return fmt.Errorf("train: stopped before step %d; the checkpoints in %s are kept (continue with --resume): %w", tr.Opt.Step+1, f.out, err)
+		}
 		res, err := tr.Step()
 		if err != nil {
 			return err
