@@ -48,8 +48,9 @@ func showInfo(dir string) error {
 	}
 	fmt.Printf("memory      %.3f GB of tensors in %d file(s); %.3f GB used by the engine\n",
 		float64(fileBytes)/1e9, len(ckpt.Files()), float64(paramBytes)/1e9)
-	if err := model.CheckTensors(cfg, ckpt); err != nil {
-		fmt.Printf("check       FAILED:\n  %v\n", err)
+	checkErr := model.CheckTensors(cfg, ckpt)
+	if checkErr != nil {
+		fmt.Printf("check       FAILED:\n  %v\n", checkErr)
 	} else {
 		fmt.Printf("check       every tensor matches the config\n")
 	}
@@ -59,5 +60,11 @@ func showInfo(dir string) error {
 		t, _ := ckpt.Tensor(name)
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", name, t.DType, t.Shape, filepath.Base(t.File))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if checkErr != nil {
+		return fmt.Errorf("info: %s: the checkpoint does not match its config (see the check above)", dir)
+	}
+	return nil
 }

@@ -107,3 +107,21 @@ func TestDefaultModelNeedsNoTempFolder(t *testing.T) {
 		t.Errorf("5+5= printed %q", out)
 	}
 }
+
+// TestInfoFailsWhenTheCheckFails: before, info printed "check FAILED" and exited 0.
+func TestInfoFailsWhenTheCheckFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if _, err := runCLI(t, "", "init", "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "config.json")
+	data, _ := os.ReadFile(conf)
+	os.WriteFile(conf, bytes.Replace(data, []byte(`"intermediate_size": `), []byte(`"intermediate_size": 1`), 1), 0o644)
+	out, err := runCLI(t, "", "info", dir)
+	if !strings.Contains(out, "check       FAILED") {
+		t.Fatalf("the check did not fail:\n%s", out)
+	}
+	if err == nil || !strings.Contains(err.Error(), "does not match its config") {
+		t.Errorf("info with a failed check returned %v, want an error", err)
+	}
+}
