@@ -9,12 +9,14 @@ import (
 	"os"
 	"runtime/pprof"
 
+	"github.com/latentlab/latent/internal/version"
 	"github.com/spf13/cobra"
 )
 
 var rootCmd = &cobra.Command{
 	Use:           "latent",
 	Short:         "Run, inspect and train recurrent-depth language models",
+	Version:       version.String(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }

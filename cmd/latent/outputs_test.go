@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -123,5 +124,12 @@ func TestInfoFailsWhenTheCheckFails(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "does not match its config") {
 		t.Errorf("info with a failed check returned %v, want an error", err)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := runCLI(t, "", "--version")
+	if err != nil || !strings.HasPrefix(out, "latent version ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version: %v, printed %q", err, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,5 +69,12 @@ func TestGradeValidatesFlagsFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a refused grading wrote %s", out)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := runCLI(t, "--version")
+	if err != nil || !strings.HasPrefix(out, "paperbench version ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version: %v, printed %q", err, out)
 	}
 }
