@@ -37,7 +37,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "chat",
 		Short: "Chat with a model interactively; each token's thinking steps are shown after the reply",
-		Args:  cobra.NoArgs,
+		Example: `  latent chat --model ~/models/huginn-0125-bf16
+  latent chat --model ~/models/huginn-0125-bf16 --steps 16 --system "You are terse."
+  (in the chat: /steps 32, /exit kl, /temperature 0.7, /help, /quit)`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := newChatSession(dir, system, os.Stdout)
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/latentlab/latent/internal/outdir"
@@ -14,11 +15,13 @@ func init() {
 	var (
 		in, out, dtype string
 		shards         int
-		force          bool
+		force, asJSON  bool
 	)
 	cmd := &cobra.Command{
-		Use:         "convert",
-		Short:       "Convert an fp32 checkpoint to bf16 (drops the duplicated lm_head and freqs_cis)",
+		Use:   "convert",
+		Short: "Convert an fp32 checkpoint to bf16 (drops the duplicated lm_head and freqs_cis)",
+		Example: `  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16
+  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16 --shards 4 --force`,
 		Args:        cobra.NoArgs,
 		Annotations: cancelOnSignal,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,8 +46,9 @@ func init() {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("\nwrote %s (%.2f GB of bf16 weights) in %.1fs\n", out, float64(cfg.ParameterCount()*2)/1e9, time.Since(start).Seconds())
-			return nil
+			fmt.Fprintln(os.Stderr)
+			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: "bf16", Shards: shards, Seconds: time.Since(start).Seconds()}
+			return rep.print(cmd.OutOrStdout(), asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -53,6 +57,7 @@ func init() {
 	f.StringVar(&dtype, "dtype", "bf16", "output dtype (bf16)")
 	f.IntVar(&shards, "shards", 1, "output shard count")
 	f.BoolVar(&force, "force", false, "replace a non-empty --out (only once the conversion is complete)")
+	f.BoolVar(&asJSON, "json", false, `print {"out", "parameters", "dtype", "shards", "seconds"}`)
 	cmd.MarkFlagRequired("in")
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/latentlab/latent/internal/outdir"
@@ -14,11 +13,14 @@ func init() {
 		config, out, dtype string
 		shards             int
 		seed               uint64
-		force              bool
+		force, asJSON      bool
 	)
 	cmd := &cobra.Command{
-		Use:         "init",
-		Short:       "Write a random checkpoint of any shape with the reference's initialisation",
+		Use:   "init",
+		Short: "Write a random checkpoint of any shape with the reference's initialisation",
+		Example: `  latent init --out /tmp/tiny
+  latent init --config huginn-0125 --dtype bf16 --shards 4 --out /tmp/huginn-random
+  latent init --config my-config.json --out /tmp/m --force --json`,
 		Args:        cobra.NoArgs,
 		Annotations: cancelOnSignal,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -34,8 +36,8 @@ func init() {
 			if err := model.WriteRandomCheckpoint(cfg, out, opt); err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s: %d parameters, %s, %d shard(s) in %.1fs\n", out, cfg.ParameterCount(), dtype, shards, time.Since(start).Seconds())
-			return nil
+			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: dtype, Shards: shards, Seconds: time.Since(start).Seconds()}
+			return rep.print(cmd.OutOrStdout(), asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -45,6 +47,7 @@ func init() {
 	f.IntVar(&shards, "shards", 1, "number of safetensors shards")
 	f.Uint64Var(&seed, "seed", 0, "random seed")
 	f.BoolVar(&force, "force", false, "replace a non-empty --out (only once the new checkpoint is complete)")
+	f.BoolVar(&asJSON, "json", false, `print {"out", "parameters", "dtype", "shards", "seconds"}`)
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)
 }

@@ -26,6 +26,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a model over an OpenAI-compatible HTTP API with per-request thinking options",
+		Example: `  latent serve
+  latent serve --model ~/models/huginn-0125-bf16 --addr 127.0.0.1:8080 --max-batch 8
+  curl -s localhost:8080/v1/completions -d '{"prompt": "12345+67890=", "max_tokens": 8}'`,
 		Long: `Serve answers /v1/models, /v1/completions, /v1/chat/completions and /health. Requests take
 the Hugging Face generate fields num_steps, criterion, exit_threshold, min_steps,
 check_criterion_every_n_steps, cache_lookup_strategy, continuous_compute, init_scale,

@@ -23,7 +23,7 @@ type traceFlags struct {
 	generate, steps, stride, seeds       int
 	initScale                            float64
 	seed                                 uint64
-	force                                bool
+	force, asJSON                        bool
 }
 
 func init() {
@@ -31,6 +31,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "trace",
 		Short: "Record every token's latent trajectory, label it and draw it",
+		Example: `  latent trace --prompt 12345+67890= --out /tmp/trace
+  latent trace --model ~/models/huginn-0125-bf16 --prompt "Claire makes a 3 egg omelet" --steps 64 --out /tmp/t --json
+  latent trace --ids 1,40,7 --seeds 4 --out /tmp/trace --force`,
 		Long: `trace runs one cache-free pass over the prompt (plus --generate greedy tokens) with all
 positions in lockstep, as the paper's latent-space analysis does, and writes to --out:
 states.safetensors (tensor "states", F32 [steps+1, tokens, n_embd], streamed), trace.json (per
@@ -57,6 +60,7 @@ with a step slider. Without --model it traces the embedded addition model.`,
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
 	f.StringVar(&fl.out, "out", "", "output folder (must be new or empty unless --force)")
 	f.BoolVar(&fl.force, "force", false, "write into a non-empty --out, replacing the files of an earlier trace")
+	f.BoolVar(&fl.asJSON, "json", false, `print {"out", "files", "pca_explained", "tokens": [{"label", ...}, ...]}`)
 	cmd.MarkFlagRequired("out")
 	cmd.AddCommand(classifyCommand())
 	rootCmd.AddCommand(cmd)
@@ -70,7 +74,9 @@ func classifyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify",
 		Short: "Label the trajectories of a states file (fixed_point, orbit, slider, converging, not_converged)",
-		Args:  cobra.NoArgs,
+		Example: `  latent trace classify --states /tmp/trace/states.safetensors
+  latent trace classify --states /tmp/trace/states.safetensors --tokens 3:7 --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := trace.ReadStates(path, trace.DefaultCriteria.MinSteps())
 			if err != nil {
@@ -255,6 +261,14 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	*written = append(*written, jsonPath)
 	if err := rep.WriteJSON(jsonPath); err != nil {
 		return err
+	}
+	if fl.asJSON {
+		return writeJSON(stdout, struct {
+			Out       string        `json:"out"`
+			Files     []string      `json:"files"`
+			Explained []float64     `json:"pca_explained"`
+			Tokens    []trace.Stats `json:"tokens"`
+		}{fl.out, *written, rep.PCA.Explained, statsOf(rep)})
 	}
 	fmt.Fprintf(stdout, "PCA explained variance: %s\n", fmtFloats(rep.PCA.Explained))
 	return printLabels(stdout, statsOf(rep), 0, false)

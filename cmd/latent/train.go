@@ -19,7 +19,7 @@ type trainFlags struct {
 	config, initFrom, data, out, tokenizer, fixed  string
 	task, sizes, layers                            string
 	shape                                          tasks.Shape
-	resume, force                                  bool
+	resume, force, asJSON                          bool
 	steps, evalEvery, evalBatches, ckptEvery, keep int
 	valFrac, maxMemoryGiB                          float64
 	cfg                                            train.Config
@@ -32,6 +32,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a recurrent-depth model on a token stream or a reasoning task (pure Go, CPU)",
+		Example: `  latent train --task addition --out runs/addition --steps 2000
+  latent train --task addition --out runs/addition --steps 4000 --resume
+  latent train --data corpus.txt --config tiny --out runs/tiny --batch 16 --seq 256 --json
+  latent train --task parity --out runs/parity --force`,
 		Long: `Train a recurrent-depth model with truncated backpropagation through a randomly sampled
 recurrence (rate ~ LogNormal(log r̄ − σ²/2, σ), r = Poisson(rate)+1, the last k with gradient).
 Checkpoints (Hugging Face layout plus the training state) go to --out/checkpoint-<step>;
@@ -83,6 +87,7 @@ latent eval and latent run.`,
 	fl.IntVar(&f.evalBatches, "eval-batches", 4, "batches per validation")
 	fl.IntVar(&f.ckptEvery, "ckpt-every", 200, "write a checkpoint every N steps (and at the end)")
 	fl.IntVar(&f.keep, "keep", 3, "checkpoints to keep (0: all)")
+	fl.BoolVar(&f.asJSON, "json", false, `print one JSON object per event: {"event": "start"|"validation"|"checkpoint"|"done", "step", ...}`)
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)
 }
@@ -94,8 +99,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	cfg := tr.Model.Config
 	est := train.EstimateMemory(cfg, tr.Cfg.Batch, tr.Cfg.SeqLen, tr.Graph.MaxK())
-	fmt.Fprintf(cmd.OutOrStdout(), "model: %d parameters; memory estimate %s; starting at step %d of %d\n",
-		cfg.ParameterCount(), est, tr.Opt.Step, tr.Cfg.Steps)
+	log := trainLog{cmd.OutOrStdout(), f.asJSON}
+	log.event("start", map[string]any{"parameters": cfg.ParameterCount(), "memory_bytes": est.Total(), "step": tr.Opt.Step, "steps": tr.Cfg.Steps},
+		"model: %d parameters; memory estimate %s; starting at step %d of %d\n", cfg.ParameterCount(), est, tr.Opt.Step, tr.Cfg.Steps)
 	bar := progressbar.NewOptions(tr.Cfg.Steps,
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
@@ -115,7 +121,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			res.Recurrence.Total(), res.Recurrence.N, res.Recurrence.K, res.LR))
 		bar.Set(res.Step)
 		if f.evalEvery > 0 && (res.Step%f.evalEvery == 0 || res.Step == tr.Cfg.Steps) {
-			if err := validate(cmd, tr, data.val, f.evalBatches); err != nil {
+			if err := validate(log, tr, data.val, f.evalBatches); err != nil {
 				return err
 			}
 		}
@@ -125,19 +131,21 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 				return err
 			}
 			bar.Clear()
-			fmt.Fprintf(cmd.OutOrStdout(), "step %d: checkpoint %s\n", res.Step, path)
+			log.event("checkpoint", map[string]any{"step": res.Step, "path": path}, "step %d: checkpoint %s\n", res.Step, path)
 		}
 	}
 	bar.Finish()
 	fmt.Fprintln(os.Stderr)
 	if data.task == nil {
+		log.event("done", map[string]any{"step": tr.Opt.Step, "out": f.out, "seconds": time.Since(start).Seconds()}, "")
 		return nil
 	}
 	if err := data.saveTaskModel(tr, f); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s model after step %d written to %s (this run: %.1fs)\n",
-		data.task.Name(), tr.Opt.Step, f.out, time.Since(start).Seconds())
+	secs := time.Since(start).Seconds()
+	log.event("done", map[string]any{"task": data.task.Name(), "step": tr.Opt.Step, "out": f.out, "seconds": secs},
+		"%s model after step %d written to %s (this run: %.1fs)\n", data.task.Name(), tr.Opt.Step, f.out, secs)
 	return nil
 }
 
@@ -343,19 +351,22 @@ func (f *trainFlags) trainConfig(cfg *model.Config) (train.Config, error) {
 }
 
 // validate prints the validation loss at r = 1, r̄ and 4r̄.
-func validate(cmd *cobra.Command, tr *train.Trainer, val train.Batcher, batches int) error {
+func validate(log trainLog, tr *train.Trainer, val train.Batcher, batches int) error {
 	if s, ok := val.(*train.TokenStream); ok && len(s.Tokens) <= tr.Cfg.SeqLen {
 		return nil
 	}
 	rbar := max(tr.Cfg.MeanRecurrence, 1)
 	var parts []string
+	losses := map[string]float64{}
 	for _, r := range []int{1, rbar, 4 * rbar} {
 		loss, err := tr.Evaluate(val, r, batches, 1)
 		if err != nil {
 			return err
 		}
 		parts = append(parts, fmt.Sprintf("r=%d %.4f", r, loss))
+		losses[fmt.Sprint(r)] = loss
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nstep %d: validation loss %s\n", tr.Opt.Step, strings.Join(parts, ", "))
+	log.event("validation", map[string]any{"step": tr.Opt.Step, "loss": losses},
+		"\nstep %d: validation loss %s\n", tr.Opt.Step, strings.Join(parts, ", "))
 	return nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -165,4 +167,20 @@ func show(v any) any {
 		return fmt.Sprintf("%d,%d", r.N, r.K)
 	}
 	return v
+}
+
+// trainLog prints the events of a run: lines of text, or with --json one JSON object per line
+// with its "event" name and fields.
+type trainLog struct {
+	w      io.Writer
+	asJSON bool
+}
+
+func (l trainLog) event(name string, fields map[string]any, format string, args ...any) {
+	if !l.asJSON {
+		fmt.Fprintf(l.w, format, args...)
+		return
+	}
+	fields["event"] = name
+	json.NewEncoder(l.w).Encode(fields)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,10 @@ import (
 var gradeCmd = &cobra.Command{
 	Use:   "grade --paper DIR --submission DIR --out FILE",
 	Short: "Grade a submission against a paper's rubric with an LLM judge",
+	Example: `  paperbench grade --paper papers/rice --submission runs/rice --out rice.graded.json --judge dummy
+  OPENAI_API_KEY=sk-... paperbench grade --paper papers/rice --submission runs/rice --out rice.graded.json
+  paperbench grade --paper papers/rice --submission runs/rice --out g.json --base-url http://localhost:8000/v1 \\
+    --model my-judge --context-window 128000 --reasoning-effort medium --concurrency 20 --json`,
 	Long: `Grade grades every leaf of the paper's rubric (or of --rubric) against the submission
 folder and writes the graded tree, in the official grader-output format, to --out.
 
@@ -299,9 +302,7 @@ func summarize(out string, g judge.Grader, r *judge.Report, prices map[string]ju
 
 func printSummary(w io.Writer, s gradeSummary, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return writeJSON(w, s)
 	}
 	total := s.Usage.Total()
 	failed := ""

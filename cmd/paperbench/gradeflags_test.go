@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,5 +77,26 @@ func TestVersionFlag(t *testing.T) {
 	out, err := runCLI(t, "--version")
 	if err != nil || !strings.HasPrefix(out, "paperbench version ") || !strings.Contains(out, runtime.Version()) {
 		t.Errorf("--version: %v, printed %q", err, out)
+	}
+}
+
+// TestEveryCommandHasExamplesAndJSON: before, no paperbench command had an example and
+// validate had no --json.
+func TestEveryCommandHasExamplesAndJSON(t *testing.T) {
+	for _, c := range rootCmd.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if !strings.Contains(c.Example, c.CommandPath()) {
+			t.Errorf("%s --help has no example of itself", c.CommandPath())
+		}
+		if c.Flags().Lookup("json") == nil {
+			t.Errorf("%s has no --json", c.CommandPath())
+		}
+	}
+	out, err := runCLI(t, "validate", "--json", fixtures.Path(t, "paperbench", "papers", "rice"))
+	var rep validation
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Paths) != 1 || !rep.Paths[0].OK {
+		t.Errorf("validate --json: %v\n%s", err, out)
 	}
 }
