@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latentlab/latent/tasks"
+	"github.com/latentlab/latent/train"
 )
 
 // TestMain lets a test run this binary as the latent command itself (LATENT_TEST_AS_MAIN=1), so
@@ -82,4 +85,51 @@ func TestInterruptedInitLeavesNothing(t *testing.T) {
 			t.Errorf("%v: an interrupted init left %v", sig, entries)
 		}
 	}
+}
+
+// TestInterruptedTrainKeepsItsCheckpoints sends SIGINT to a training run once it has written a
+// checkpoint: it must stop between steps with status 130 and leave complete checkpoints only.
+// Before, the signal killed the process, possibly in the middle of a checkpoint-N.tmp folder.
+func TestInterruptedTrainKeepsItsCheckpoints(t *testing.T) {
+	out := t.TempDir()
+	cmd := latentProcess(t, taskTrainArgs(out, "--steps", "100000", "--ckpt-every", "2", "--eval-every", "0")...)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		if _, err := os.Stat(filepath.Join(out, "checkpoint-00000002")); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("train ended (%v) before its first checkpoint", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(2 * time.Minute): // a safety net, not a measure
+		cmd.Process.Kill()
+		t.Fatal("train did not stop")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("train ended with %v, want exit status 130", err)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".tmp" {
+			t.Errorf("an interrupted run left %s", e.Name())
+		}
+	}
+	ckpt, err := train.LatestCheckpoint(out)
+	if err != nil || ckpt == "" {
+		t.Fatalf("no checkpoint kept: %v", err)
+	}
+	m, _, err := tasks.LoadModel(ckpt)
+	if err != nil {
+		t.Fatalf("the newest checkpoint %s does not load: %v", ckpt, err)
+	}
+	m.Close()
 }
