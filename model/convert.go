@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/latentlab/latent/internal/outdir"
 	"github.com/latentlab/latent/kernels"
 	"github.com/latentlab/latent/safetensors"
 )
@@ -16,6 +18,8 @@ import (
 type ConvertOptions struct {
 	Shards   int             // output shard count (1: a single model.safetensors)
 	Progress func(bytes int) // called as output bytes are produced; may be nil
+	Force    bool            // replace a non-empty output folder
+	Ctx      context.Context // stops the conversion (nil: never)
 }
 
 // sideFiles are the files of a Hugging Face model folder copied unchanged by Convert.
@@ -24,8 +28,9 @@ var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tok
 // ConvertToBF16 rewrites the checkpoint in dir as bf16 (round to nearest even) into out: the
 // parameters only (the duplicated lm_head of a tied model and the freqs_cis buffer are dropped),
 // config.json with torch_dtype bfloat16, and the tokenizer and generation files copied. The output
-// is built in a temporary folder beside out and renamed into place only when complete, so a failed
-// or interrupted conversion leaves no half model at out.
+// is built in a temporary folder beside out and renamed into place only when complete (see
+// outdir.Build), so a failed or cancelled conversion leaves no half model and no temporary files;
+// a non-empty out is refused unless opt.Force.
 func ConvertToBF16(in, out string, opt ConvertOptions) error {
 	cfg, err := LoadConfig(filepath.Join(in, "config.json"))
 	if err != nil {
@@ -39,24 +44,11 @@ func ConvertToBF16(in, out string, opt ConvertOptions) error {
 	if err := CheckTensors(cfg, ckpt); err != nil {
 		return fmt.Errorf("convert %s: %w", in, err)
 	}
-	if _, err := os.Stat(out); err == nil {
-		return fmt.Errorf("convert: output %s already exists", out)
-	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
-		return fmt.Errorf("convert: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-*")
+	err = outdir.Build(orBackground(opt.Ctx), out, opt.Force, func(tmp string) error { return writeBF16(cfg, ckpt, in, tmp, opt) })
 	if err != nil {
-		return fmt.Errorf("convert: %w", err)
+		return fmt.Errorf("convert %s: %w", out, err)
 	}
-	defer os.RemoveAll(tmp)
-	if err := writeBF16(cfg, ckpt, in, tmp, opt); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	return os.Rename(tmp, out)
+	return nil
 }
 
 func writeBF16(cfg *Config, ckpt *safetensors.Checkpoint, in, tmp string, opt ConvertOptions) error {
@@ -78,7 +70,7 @@ func writeBF16(cfg *Config, ckpt *safetensors.Checkpoint, in, tmp string, opt Co
 			Fill: func(w io.Writer) error { return fillBF16(w, t, opt.Progress) },
 		})
 	}
-	return safetensors.WriteSharded(tmp, tensors, max(opt.Shards, 1), map[string]string{"format": "pt"})
+	return safetensors.WriteShardedContext(orBackground(opt.Ctx), tmp, tensors, max(opt.Shards, 1), map[string]string{"format": "pt"})
 }
 
 // fillBF16 streams one tensor rounded to bf16 in chunks, converting each chunk on all cores.

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"embed"
 	"encoding/binary"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/latentlab/latent/internal/outdir"
 	"github.com/latentlab/latent/kernels"
 	"github.com/latentlab/latent/safetensors"
 )
@@ -78,12 +80,16 @@ type InitOptions struct {
 	DType  string // "fp32" or "bf16"
 	Shards int
 	Seed   uint64
+	Force  bool            // replace a non-empty output folder
+	Ctx    context.Context // stops the writing (nil: never)
 }
 
 // WriteRandomCheckpoint writes config.json and a random checkpoint with the reference's
 // initialisation into dir, named like the real one (including the duplicated lm_head and the
 // freqs_cis buffer when embeddings are tied, as the official upload has them). Tensors are
-// generated while they are written, so memory stays small whatever the size.
+// generated while they are written, so memory stays small whatever the size. The folder is
+// built beside dir and moved into place once complete (see outdir.Build): a non-empty dir is
+// refused unless opt.Force, and a failed or cancelled write leaves dir as it was.
 func WriteRandomCheckpoint(cfg *Config, dir string, opt InitOptions) error {
 	if opt.DType != "fp32" && opt.DType != "bf16" {
 		return fmt.Errorf("init: dtype %q: want fp32 or bf16", opt.DType)
@@ -99,14 +105,25 @@ func WriteRandomCheckpoint(cfg *Config, dir string, opt InitOptions) error {
 	}
 	out := *cfg
 	out.TorchDtype = map[string]string{"fp32": "float32", "bf16": "bfloat16"}[opt.DType]
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("init: %w", err)
+	ctx := orBackground(opt.Ctx)
+	err := outdir.Build(ctx, dir, opt.Force, func(tmp string) error {
+		if err := writeConfig(&out, tmp); err != nil {
+			return err
+		}
+		return safetensors.WriteShardedContext(ctx, tmp, randomTensors(cfg, opt), opt.Shards, map[string]string{"format": "pt"})
+	})
+	if err != nil {
+		return fmt.Errorf("init %s: %w", dir, err)
 	}
-	if err := writeConfig(&out, dir); err != nil {
-		return err
+	return nil
+}
+
+// orBackground is ctx, or the background context when ctx is nil.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
 	}
-	tensors := randomTensors(cfg, opt)
-	return safetensors.WriteSharded(dir, tensors, opt.Shards, map[string]string{"format": "pt"})
+	return ctx
 }
 
 // writeConfig writes dir/config.json atomically.

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,10 +23,38 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return bind(cfg, ckpt, dir)
+}
+
+// LoadFS loads a model folder held in a file system such as an embed.FS: its config.json and
+// single model.safetensors are read into memory, with no file or folder written anywhere. name
+// says where the model comes from in messages.
+func LoadFS(fsys fs.FS, name string) (*Model, error) {
+	conf, err := fs.ReadFile(fsys, "config.json")
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", name, err)
+	}
+	cfg, err := ParseConfig(conf, name+"/config.json")
+	if err != nil {
+		return nil, err
+	}
+	weights, err := fs.ReadFile(fsys, safetensors.SingleFileName)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", name, err)
+	}
+	ckpt, err := safetensors.CheckpointFromBytes(name+"/"+safetensors.SingleFileName, weights)
+	if err != nil {
+		return nil, err
+	}
+	return bind(cfg, ckpt, name)
+}
+
+// bind builds the model of cfg on the checkpoint's tensors; the model owns ckpt.
+func bind(cfg *Config, ckpt *safetensors.Checkpoint, name string) (*Model, error) {
 	w, err := bindWeights(cfg, ckpt)
 	if err != nil {
 		ckpt.Close()
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
 	m := New(cfg, w)
 	m.closer = ckpt

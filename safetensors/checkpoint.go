@@ -59,12 +59,28 @@ func openSingle(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	return singleFile(f), nil
+}
+
+// CheckpointFromBytes views the bytes of one safetensors file already in memory (such as an
+// embedded model) as a checkpoint, without copying them and without touching the file system;
+// name is the file's name in messages.
+func CheckpointFromBytes(name string, data []byte) (*Checkpoint, error) {
+	f, err := newFile(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %s: %w", name, err)
+	}
+	return singleFile(f), nil
+}
+
+// singleFile is the checkpoint of one open file.
+func singleFile(f *File) *Checkpoint {
 	c := &Checkpoint{files: []*File{f}, tensors: map[string]Tensor{}}
 	for _, t := range f.tensors {
 		c.tensors[t.Name] = t
 	}
 	c.names = sortedKeys(c.tensors)
-	return c, nil
+	return c
 }
 
 // openIndexed opens the shards an index names and checks that every listed tensor is in the

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -35,11 +36,17 @@ const writeBufferSize = 8 << 20
 // atomically: through a temporary file in the same folder, fsync and rename, so a failure
 // leaves neither a partial file at path nor the temporary file.
 func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) error {
+	return WriteFileContext(context.Background(), path, tensors, metadata)
+}
+
+// WriteFileContext is WriteFile stopped by ctx: once ctx is done the next write fails with
+// ctx's error and the temporary file is removed.
+func WriteFileContext(ctx context.Context, path string, tensors []WriteTensor, metadata map[string]string) error {
 	sizes, err := byteSizes(tensors)
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
-	return writeFile(path, tensors, sizes, metadata)
+	return writeFile(ctx, path, tensors, sizes, metadata)
 }
 
 // WriteSharded writes tensors into dir split into shards files of about equal byte size,
@@ -48,6 +55,12 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) e
 // removes a stale index. Each shard carries metadata. On failure the shards already written by
 // this call are removed and no index is written.
 func WriteSharded(dir string, tensors []WriteTensor, shards int, metadata map[string]string) error {
+	return WriteShardedContext(context.Background(), dir, tensors, shards, metadata)
+}
+
+// WriteShardedContext is WriteSharded stopped by ctx: once ctx is done the next write fails
+// with ctx's error, and the shards and temporary files written so far are removed.
+func WriteShardedContext(ctx context.Context, dir string, tensors []WriteTensor, shards int, metadata map[string]string) error {
 	sizes, err := byteSizes(tensors)
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", dir, err)
@@ -62,13 +75,13 @@ func WriteSharded(dir string, tensors []WriteTensor, shards int, metadata map[st
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	if shards == 1 {
-		if err := writeFile(filepath.Join(dir, SingleFileName), tensors, sizes, metadata); err != nil {
+		if err := writeFile(ctx, filepath.Join(dir, SingleFileName), tensors, sizes, metadata); err != nil {
 			return err
 		}
 		return removeIfPresent(filepath.Join(dir, IndexFileName))
 	}
 	var written []string
-	err = writeShards(dir, tensors, sizes, shards, metadata, func(path string) { written = append(written, path) })
+	err = writeShards(ctx, dir, tensors, sizes, shards, metadata, func(path string) { written = append(written, path) })
 	if err != nil {
 		for _, path := range written {
 			os.Remove(path)
@@ -78,7 +91,7 @@ func WriteSharded(dir string, tensors []WriteTensor, shards int, metadata map[st
 }
 
 // writeShards writes the shard files, reporting each one done, and then the index.
-func writeShards(dir string, tensors []WriteTensor, sizes []int64, shards int, metadata map[string]string, done func(string)) error {
+func writeShards(ctx context.Context, dir string, tensors []WriteTensor, sizes []int64, shards int, metadata map[string]string, done func(string)) error {
 	index := struct {
 		Metadata  map[string]int64  `json:"metadata"`
 		WeightMap map[string]string `json:"weight_map"`
@@ -86,7 +99,7 @@ func writeShards(dir string, tensors []WriteTensor, sizes []int64, shards int, m
 	for i, r := range splitBySize(sizes, shards) {
 		shard := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, shards)
 		path := filepath.Join(dir, shard)
-		if err := writeFile(path, tensors[r[0]:r[1]], sizes[r[0]:r[1]], metadata); err != nil {
+		if err := writeFile(ctx, path, tensors[r[0]:r[1]], sizes[r[0]:r[1]], metadata); err != nil {
 			return err
 		}
 		done(path)
@@ -99,7 +112,7 @@ func writeShards(dir string, tensors []WriteTensor, sizes []int64, shards int, m
 	if err != nil {
 		return fmt.Errorf("safetensors: write index in %s: %w", dir, err)
 	}
-	return writeAtomic(filepath.Join(dir, IndexFileName), func(w io.Writer) error {
+	return writeAtomic(ctx, filepath.Join(dir, IndexFileName), func(w io.Writer) error {
 		_, err := w.Write(append(js, '\n'))
 		return err
 	})
@@ -180,7 +193,7 @@ func (t WriteTensor) byteSize() (int64, error) {
 }
 
 // writeFile writes one file of already validated tensors.
-func writeFile(path string, tensors []WriteTensor, sizes []int64, metadata map[string]string) error {
+func writeFile(ctx context.Context, path string, tensors []WriteTensor, sizes []int64, metadata map[string]string) error {
 	order := make([]int, len(tensors))
 	for i := range order {
 		order[i] = i
@@ -190,7 +203,7 @@ func writeFile(path string, tensors []WriteTensor, sizes []int64, metadata map[s
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return writeAtomic(ctx, path, func(w io.Writer) error {
 		if err := binary.Write(w, binary.LittleEndian, uint64(len(header))); err != nil {
 			return err
 		}
@@ -283,8 +296,8 @@ func (e *exactWriter) Write(p []byte) (int, error) {
 }
 
 // writeAtomic writes path through a buffered temporary file in the same folder, then fsyncs and
-// renames it. On any failure (a panic included) the temporary file is removed.
-func writeAtomic(path string, produce func(w io.Writer) error) error {
+// renames it. On any failure (a panic or ctx's end included) the temporary file is removed.
+func writeAtomic(ctx context.Context, path string, produce func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -298,7 +311,10 @@ func writeAtomic(path string, produce func(w io.Writer) error) error {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, writeBufferSize)
-	if err := produce(bw); err != nil {
+	if err := produce(ctxWriter{ctx, bw}); err != nil {
+		return fmt.Errorf("safetensors: write %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
 	for _, step := range []func() error{bw.Flush, func() error { return tmp.Chmod(0o644) }, tmp.Sync, tmp.Close} {
@@ -312,6 +328,19 @@ func writeAtomic(path string, produce func(w io.Writer) error) error {
 	renamed = true
 	syncDir(dir)
 	return nil
+}
+
+// ctxWriter fails every write once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // syncDir makes a rename in dir durable where the system supports fsync on folders; it is

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -18,16 +19,27 @@ func init() {
 		dir                    string
 		steps, prefill, decode int
 		strategy               string
+		asJSON                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure prefill and decode speed against the memory bandwidth measured in the same run",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		Example: `  latent bench --model ~/models/huginn-0125-bf16 --steps 32 --tokens 8
+  latent bench --model testdata/fixtures/huginn-tiny --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if steps < 1 || prefill < 1 || decode < 1 {
 				return fmt.Errorf("--steps, --prefill and --tokens must be positive")
 			}
-			return runBench(dir, steps, prefill, decode, strategy)
+			rep, err := runBench(dir, steps, prefill, decode, strategy)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			rep.print(cmd.OutOrStdout())
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -36,8 +48,36 @@ func init() {
 	f.IntVar(&prefill, "prefill", 64, "prompt length for the prefill measurement")
 	f.IntVar(&decode, "tokens", 4, "tokens to decode")
 	f.StringVar(&strategy, "cache", "full", "KV cache lookup strategy")
+	f.BoolVar(&asJSON, "json", false, `print the measures as one JSON object (seconds, bytes, GB/s)`)
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
+}
+
+// benchReport is what bench measures.
+type benchReport struct {
+	Model          string  `json:"model"`
+	LoadSeconds    float64 `json:"load_seconds"`
+	WeightBytes    int64   `json:"weight_bytes"`
+	Steps          int     `json:"steps"`
+	PrefillTokens  int     `json:"prefill_tokens"`
+	PrefillSeconds float64 `json:"prefill_seconds"`
+	DecodeTokens   int     `json:"decode_tokens"`
+	DecodeSeconds  float64 `json:"decode_seconds_per_token"`
+	DecodeBytes    int64   `json:"decode_weight_bytes_per_token"`
+	BandwidthGBps  float64 `json:"bandwidth_gb_per_s"` // memory read bandwidth measured in the run
+	BoundSeconds   float64 `json:"bound_seconds_per_token"`
+	PeakRSSBytes   float64 `json:"peak_rss_bytes"`
+	CacheBytes     int64   `json:"kv_cache_bytes"`
+}
+
+func (r *benchReport) print(w io.Writer) {
+	fmt.Fprintf(w, "loaded %s in %.2fs (%.2f GB of weights)\n", r.Model, r.LoadSeconds, float64(r.WeightBytes)/1e9)
+	fmt.Fprintf(w, "prefill  %d tokens × r=%d: %.2fs, %.2f tokens/s\n", r.PrefillTokens, r.Steps, r.PrefillSeconds, float64(r.PrefillTokens)/r.PrefillSeconds)
+	dec := r.DecodeSeconds
+	fmt.Fprintf(w, "decode   %d tokens × r=%d: %.3fs/token, %.3f tokens/s, %.2f GB of weights per token\n", r.DecodeTokens, r.Steps, dec, 1/dec, float64(r.DecodeBytes)/1e9)
+	fmt.Fprintf(w, "         effective %.1f GB/s of weights; memory read bandwidth measured now %.1f GB/s\n", float64(r.DecodeBytes)/dec/1e9, r.BandwidthGBps)
+	fmt.Fprintf(w, "         time per token / bandwidth bound (%.3fs) = %.2f×\n", r.BoundSeconds, dec/r.BoundSeconds)
+	fmt.Fprintf(w, "memory   peak resident %.2f GB before the bandwidth measurement; weights %.2f GB + KV cache %.4f GB\n", r.PeakRSSBytes/1e9, float64(r.WeightBytes)/1e9, float64(r.CacheBytes)/1e9)
 }
 
 // decodeBytes is the weight bytes one decoded token reads: prelude, r × (adapter + core), coda,
@@ -53,14 +93,15 @@ func decodeBytes(w *model.Weights, steps int) int64 {
 	return blocks(w.Prelude) + int64(steps)*(w.Adapter.Bytes()+blocks(w.Core)) + blocks(w.Coda) + w.Head.Bytes()
 }
 
-func runBench(dir string, steps, prefill, decode int, strategy string) error {
+func runBench(dir string, steps, prefill, decode int, strategy string) (*benchReport, error) {
 	start := time.Now()
 	m, err := model.Load(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer m.Close()
-	fmt.Printf("loaded %s in %.2fs (%.2f GB of weights)\n", dir, time.Since(start).Seconds(), float64(m.Weights.Bytes())/1e9)
+	r := &benchReport{Model: dir, LoadSeconds: time.Since(start).Seconds(), WeightBytes: m.Weights.Bytes(), Steps: steps,
+		PrefillTokens: prefill, DecodeTokens: decode}
 	rng := rand.New(rand.NewPCG(1, 2))
 	ids := make([]int, prefill)
 	for i := range ids {
@@ -68,35 +109,30 @@ func runBench(dir string, steps, prefill, decode int, strategy string) error {
 	}
 	t0 := time.Now()
 	if _, err := m.Forward(ids, model.ForwardOptions{Steps: steps}); err != nil {
-		return err
+		return nil, err
 	}
-	pre := time.Since(t0)
-	fmt.Printf("prefill  %d tokens × r=%d: %.2fs, %.2f tokens/s\n", prefill, steps, pre.Seconds(), float64(prefill)/pre.Seconds())
-
+	r.PrefillSeconds = time.Since(t0).Seconds()
 	cache, err := model.NewCache(m.Config, strategy)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := m.Forward(ids[:1], model.ForwardOptions{Steps: steps, Cache: cache}); err != nil {
-		return err
+		return nil, err
 	}
 	t1 := time.Now()
 	for i := 0; i < decode; i++ {
 		if _, err := m.Forward([]int{ids[(1+i)%prefill]}, model.ForwardOptions{Steps: steps, Cache: cache, Pos: 1 + i}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	dec := time.Since(t1).Seconds() / float64(decode)
-	bytes := decodeBytes(m.Weights, steps)
+	r.DecodeSeconds = time.Since(t1).Seconds() / float64(decode)
+	r.DecodeBytes = decodeBytes(m.Weights, steps)
 	// Read before the bandwidth measurement, whose own 1 GiB buffer is not the model's.
-	rss := peakRSS()
-	bw := kernels.MeasureBandwidth(1 << 30)
-	bound := float64(bytes) / (bw * 1e9)
-	fmt.Printf("decode   %d tokens × r=%d: %.3fs/token, %.3f tokens/s, %.2f GB of weights per token\n", decode, steps, dec, 1/dec, float64(bytes)/1e9)
-	fmt.Printf("         effective %.1f GB/s of weights; memory read bandwidth measured now %.1f GB/s\n", float64(bytes)/dec/1e9, bw)
-	fmt.Printf("         time per token / bandwidth bound (%.3fs) = %.2f×\n", bound, dec/bound)
-	fmt.Printf("memory   peak resident %.2f GB before the bandwidth measurement; weights %.2f GB + KV cache %.4f GB\n", rss/1e9, float64(m.Weights.Bytes())/1e9, float64(cache.Bytes())/1e9)
-	return nil
+	r.PeakRSSBytes = peakRSS()
+	r.BandwidthGBps = kernels.MeasureBandwidth(1 << 30)
+	r.BoundSeconds = float64(r.DecodeBytes) / (r.BandwidthGBps * 1e9)
+	r.CacheBytes = cache.Bytes()
+	return r, nil
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes, 0 if unknown.

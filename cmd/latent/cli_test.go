@@ -31,6 +31,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
 	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
 	rootCmd.SetArgs(args)
 	err = rootCmd.Execute()
+	finish()
 	w.Close()
 	os.Stdout, os.Stdin = oldOut, oldIn
 	out := <-done

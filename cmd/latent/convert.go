@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/latentlab/latent/internal/outdir"
 	"github.com/latentlab/latent/model"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -13,14 +15,24 @@ func init() {
 	var (
 		in, out, dtype string
 		shards         int
+		force, asJSON  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert",
 		Short: "Convert an fp32 checkpoint to bf16 (drops the duplicated lm_head and freqs_cis)",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		Example: `  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16
+  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16 --shards 4 --force`,
+		Args:        cobra.NoArgs,
+		Annotations: cancelOnSignal,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dtype != "bf16" {
 				return fmt.Errorf("--dtype %q: only bf16 is supported", dtype)
+			}
+			if shards < 1 {
+				return fmt.Errorf("--shards %d must be at least 1", shards)
+			}
+			if err := outdir.Check("--out", out, force); err != nil {
+				return err
 			}
 			cfg, err := model.LoadConfig(in)
 			if err != nil {
@@ -28,20 +40,24 @@ func init() {
 			}
 			bar := progressbar.DefaultBytes(cfg.ParameterCount()*2, "converting to bf16")
 			start := time.Now()
-			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, Progress: func(n int) { bar.Add(n) }})
+			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, Progress: func(n int) { bar.Add(n) },
+				Force: force, Ctx: cmd.Context()})
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			fmt.Printf("\nwrote %s (%.2f GB of bf16 weights) in %.1fs\n", out, float64(cfg.ParameterCount()*2)/1e9, time.Since(start).Seconds())
-			return nil
+			fmt.Fprintln(os.Stderr)
+			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: "bf16", Shards: shards, Seconds: time.Since(start).Seconds()}
+			return rep.print(cmd.OutOrStdout(), asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&in, "in", "", "input model folder (fp32 safetensors, sharded or not)")
-	f.StringVar(&out, "out", "", "output folder (must not exist)")
+	f.StringVar(&out, "out", "", "output folder (must be new or empty unless --force)")
 	f.StringVar(&dtype, "dtype", "bf16", "output dtype (bf16)")
 	f.IntVar(&shards, "shards", 1, "output shard count")
+	f.BoolVar(&force, "force", false, "replace a non-empty --out (only once the conversion is complete)")
+	f.BoolVar(&asJSON, "json", false, `print {"out", "parameters", "dtype", "shards", "seconds"}`)
 	cmd.MarkFlagRequired("in")
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)

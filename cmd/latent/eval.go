@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -31,6 +30,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Accuracy of a task model per instance size × recurrence steps, with adaptive compute",
+		Example: `  latent eval
+  latent eval --lengths 5,10,20 --steps 1,4,16,64 --exit kl --plot none --json
+  latent eval --model runs/addition --instances 500 --min-difficulty 8`,
 		Long: `Eval scores a task model (a folder with vocab.json, or the embedded default model) on held-out
 test instances: exact match per instance and per answer position, for every size in --lengths and
 every recurrence count in --steps. Each instance runs once to the largest step count and is decoded
@@ -92,9 +94,7 @@ func runEval(fl *evalFlags, changed func(string) bool, stdout io.Writer) error {
 		}
 	}
 	if fl.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(stdout, rep)
 	}
 	printTable(stdout, tab, task)
 	if rep.Adaptive != nil {

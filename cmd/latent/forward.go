@@ -20,7 +20,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "forward",
 		Short: "Run one forward pass and print logits and latents per position",
-		Args:  cobra.NoArgs,
+		Example: `  latent forward --model testdata/fixtures/huginn-tiny --ids 1,357,109 --steps 4
+  latent forward --model ~/models/huginn-0125-bf16 --ids 65504,9707 --steps 32 --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tokens, err := parseIDs(ids)
 			if err != nil {

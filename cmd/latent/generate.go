@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latentlab/latent/generate"
@@ -38,6 +39,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Generate tokens with latent reasoning: fixed or adaptive recurrence, warm starts, self-speculation",
+		Example: `  latent generate --model ~/models/huginn-0125-bf16 --prompt "The capital of France is" --max-new 16
+  latent generate --model ~/models/huginn-0125-bf16 --prompt "2+2=" --exit kl --steps 64 --stats
+  latent generate --model testdata/fixtures/huginn-tiny --ids 1,2,3 --steps 8 --json`,
 		Long: `Generate continues a prompt. Every token runs --steps recurrences of the core block, or,
 with --exit, stops early when the criterion says the latent state has settled. --draft-steps
 turns on self-speculative decoding: --lookahead tokens are drafted with few recurrences and
@@ -187,6 +191,7 @@ type tokenPrinter struct {
 	w      io.Writer
 	stream *tokenizer.StreamDecoder
 	asJSON bool
+	text   strings.Builder // the decoded text, for JSON
 }
 
 func newTokenPrinter(w io.Writer, tok *tokenizer.Tokenizer, asJSON bool) *tokenPrinter {
@@ -199,6 +204,8 @@ func newTokenPrinter(w io.Writer, tok *tokenizer.Tokenizer, asJSON bool) *tokenP
 
 func (p *tokenPrinter) add(t generate.Token) {
 	switch {
+	case p.asJSON && p.stream != nil:
+		p.text.WriteString(p.stream.Add(t.ID))
 	case p.asJSON:
 	case p.stream != nil:
 		fmt.Fprint(p.w, p.stream.Add(t.ID))
@@ -238,9 +245,13 @@ func (p *tokenPrinter) finish(toks []generate.Token) error {
 		return nil
 	}
 	doc := struct {
-		Tokens []int `json:"tokens"`
-		Steps  []int `json:"steps"`
+		Text   string `json:"text,omitempty"` // with a tokenizer
+		Tokens []int  `json:"tokens"`
+		Steps  []int  `json:"steps"`
 	}{Tokens: []int{}, Steps: []int{}}
+	if p.stream != nil {
+		doc.Text = p.text.String() + p.stream.Flush()
+	}
 	for _, t := range toks {
 		doc.Tokens = append(doc.Tokens, t.ID)
 		doc.Steps = append(doc.Steps, t.Steps)

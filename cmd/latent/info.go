@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -12,52 +12,103 @@ import (
 )
 
 func init() {
-	rootCmd.AddCommand(&cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "info DIR",
 		Short: "Show a model's config, parameter count, memory and tensor table",
-		Args:  cobra.ExactArgs(1),
-		RunE:  func(_ *cobra.Command, args []string) error { return showInfo(args[0]) },
-	})
+		Long: `Info prints a model folder's shape, parameter count and memory, checks every tensor against
+config.json (exiting with status 1 when the check fails) and lists the tensors.`,
+		Example: `  latent info ~/models/huginn-0125
+  latent info --json ~/models/huginn-0125 | jq .parameters`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return showInfo(cmd.OutOrStdout(), args[0], asJSON) },
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"model", "config", "parameters", "file_bytes", "engine_bytes", "files", "check", "tensors"}`)
+	rootCmd.AddCommand(cmd)
 }
 
-func showInfo(dir string) error {
-	cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
+// infoReport is what info prints.
+type infoReport struct {
+	Model       string        `json:"model"`
+	Config      *model.Config `json:"config"`
+	Parameters  int64         `json:"parameters"`
+	FileBytes   int64         `json:"file_bytes"`   // all tensors in the files
+	EngineBytes int64         `json:"engine_bytes"` // the tensors the engine uses
+	Files       int           `json:"files"`
+	Check       string        `json:"check"` // "ok", or what does not match the config
+	Tensors     []infoTensor  `json:"tensors"`
+}
+
+type infoTensor struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []int  `json:"shape"`
+	File  string `json:"file"`
+}
+
+func showInfo(w io.Writer, dir string, asJSON bool) error {
+	rep, err := inspect(dir)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		err = writeJSON(w, rep)
+	} else {
+		err = printInfo(w, rep)
+	}
+	if err == nil && rep.Check != "ok" {
+		err = fmt.Errorf("info: %s: the checkpoint does not match its config (see its check)", dir)
+	}
+	return err
+}
+
+// inspect reads the config and the tensors of dir and checks them.
+func inspect(dir string) (*infoReport, error) {
+	cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
 	}
 	ckpt, err := safetensors.OpenCheckpoint(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ckpt.Close()
-	fmt.Printf("model       %s\n", dir)
-	fmt.Printf("shape       n_embd %d, %d heads × %d, MLP %d, vocab %d (padded %d), context %d\n",
-		cfg.NEmbd, cfg.NHeads, cfg.HeadSize(), cfg.IntermediateSize, cfg.VocabSize, cfg.PaddedVocabSize, cfg.BlockSize)
-	fmt.Printf("layers      prelude %d, recurrent core %d, coda %d; mean recurrence %d, backprop depth %d\n",
-		cfg.NLayersPrelude, cfg.NLayersCore, cfg.NLayersCoda, cfg.MeanRecurrence, cfg.MeanBackpropDepth)
-	fmt.Printf("parameters  %d (%.2f M)\n", cfg.ParameterCount(), float64(cfg.ParameterCount())/1e6)
-	var fileBytes, paramBytes int64
+	rep := &infoReport{Model: dir, Config: cfg, Parameters: int64(cfg.ParameterCount()), Files: len(ckpt.Files()), Check: "ok"}
 	for _, name := range ckpt.Names() {
 		t, _ := ckpt.Tensor(name)
-		fileBytes += int64(len(t.Data))
+		rep.FileBytes += int64(len(t.Data))
+		rep.Tensors = append(rep.Tensors, infoTensor{name, string(t.DType), t.Shape, filepath.Base(t.File)})
 	}
 	for _, spec := range cfg.TensorSpecs() {
 		if t, ok := ckpt.Tensor(spec.Name); ok {
-			paramBytes += int64(len(t.Data))
+			rep.EngineBytes += int64(len(t.Data))
 		}
 	}
-	fmt.Printf("memory      %.3f GB of tensors in %d file(s); %.3f GB used by the engine\n",
-		float64(fileBytes)/1e9, len(ckpt.Files()), float64(paramBytes)/1e9)
 	if err := model.CheckTensors(cfg, ckpt); err != nil {
-		fmt.Printf("check       FAILED:\n  %v\n", err)
-	} else {
-		fmt.Printf("check       every tensor matches the config\n")
+		rep.Check = err.Error()
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	return rep, nil
+}
+
+func printInfo(w io.Writer, rep *infoReport) error {
+	cfg := rep.Config
+	fmt.Fprintf(w, "model       %s\n", rep.Model)
+	fmt.Fprintf(w, "shape       n_embd %d, %d heads × %d, MLP %d, vocab %d (padded %d), context %d\n",
+		cfg.NEmbd, cfg.NHeads, cfg.HeadSize(), cfg.IntermediateSize, cfg.VocabSize, cfg.PaddedVocabSize, cfg.BlockSize)
+	fmt.Fprintf(w, "layers      prelude %d, recurrent core %d, coda %d; mean recurrence %d, backprop depth %d\n",
+		cfg.NLayersPrelude, cfg.NLayersCore, cfg.NLayersCoda, cfg.MeanRecurrence, cfg.MeanBackpropDepth)
+	fmt.Fprintf(w, "parameters  %d (%.2f M)\n", rep.Parameters, float64(rep.Parameters)/1e6)
+	fmt.Fprintf(w, "memory      %.3f GB of tensors in %d file(s); %.3f GB used by the engine\n",
+		float64(rep.FileBytes)/1e9, rep.Files, float64(rep.EngineBytes)/1e9)
+	if rep.Check != "ok" {
+		fmt.Fprintf(w, "check       FAILED:\n  %v\n", rep.Check)
+	} else {
+		fmt.Fprintf(w, "check       every tensor matches the config\n")
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nTENSOR\tDTYPE\tSHAPE\tFILE")
-	for _, name := range ckpt.Names() {
-		t, _ := ckpt.Tensor(name)
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", name, t.DType, t.Shape, filepath.Base(t.File))
+	for _, t := range rep.Tensors {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", t.Name, t.DType, t.Shape, t.File)
 	}
 	return tw.Flush()
 }

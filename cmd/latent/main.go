@@ -3,16 +3,20 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
 
+	"github.com/latentlab/latent/internal/version"
 	"github.com/spf13/cobra"
 )
 
 var rootCmd = &cobra.Command{
 	Use:           "latent",
 	Short:         "Run, inspect and train recurrent-depth language models",
+	Version:       version.String(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
@@ -25,7 +29,8 @@ var cpuProfile struct {
 
 func init() {
 	rootCmd.PersistentFlags().StringVar(&cpuProfile.path, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
-	rootCmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+	rootCmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		handleSignals(cmd)
 		if cpuProfile.path == "" {
 			return nil
 		}
@@ -49,8 +54,12 @@ func stopProfile() {
 
 func main() {
 	err := rootCmd.Execute()
-	stopProfile()
-	if err != nil {
+	finish()
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "latent: interrupted, partial output removed:", err)
+		os.Exit(130)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "latent:", err)
 		os.Exit(1)
 	}

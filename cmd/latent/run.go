@@ -23,6 +23,7 @@ type runFlags struct {
 	maxNewGiven     bool // --max-new was typed
 	initScale       float64
 	seed            uint64
+	asJSON          bool
 }
 
 func init() {
@@ -30,6 +31,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   `run [--model DIR] "prompt"`,
 		Short: "Answer a prompt, showing the recurrence steps each token used",
+		Example: `  latent run 12345+87655=
+  latent run --steps 8 99999+1=
+  latent run --json 3141592653+2718281828=
+  latent run --model ~/models/huginn-0125-bf16 --max-new 32 "The capital of France is"`,
 		Long: `Run answers one prompt. Without --model it uses the embedded default model, a small addition
 model trained by latent itself: "latent run 12345+67890=" prints the sum and the steps each answer
 digit used. A folder with vocab.json is a task model (parity, addition, pointer) and reads the
@@ -52,6 +57,7 @@ has settled, after at most --max-steps recurrences; --steps N runs exactly N ins
 	f.IntVar(&fl.maxNew, "max-new", defaultMaxNew, "language models: new tokens at most")
 	f.Float64Var(&fl.initScale, "init-scale", 1, "task models: scale of the random initial state (0: zeros)")
 	f.Uint64Var(&fl.seed, "seed", 0, "seed of the initial states (and the sampler)")
+	f.BoolVar(&fl.asJSON, "json", false, `print {"answer", "tokens", "steps", "mean_steps", "mode", "correct", "expected"} (language models: {"text", "tokens", "steps"})`)
 	cmd.MarkFlagsMutuallyExclusive("steps", "max-steps")
 	cmd.MarkFlagsMutuallyExclusive("steps", "threshold")
 	rootCmd.AddCommand(cmd)
@@ -84,19 +90,15 @@ func runPrompt(fl *runFlags, changed func(string) bool, prompt string, stdout, s
 // openTaskModel loads a task model folder, or the embedded default model when dir is empty. A
 // task name, when given, must be the model's own.
 func openTaskModel(dir, taskName string) (*model.Model, tasks.Task, func(), error) {
-	remove := func() {}
+	load := func() (*model.Model, tasks.Task, error) { return tasks.LoadModel(dir) }
 	if dir == "" {
-		var err error
-		if dir, remove, err = defaultmodel.Extract(); err != nil {
-			return nil, nil, nil, err
-		}
+		load, dir = defaultmodel.Load, defaultmodel.Name
 	}
-	m, task, err := tasks.LoadModel(dir)
+	m, task, err := load()
 	if err != nil {
-		remove()
 		return nil, nil, nil, err
 	}
-	cleanup := func() { m.Close(); remove() }
+	cleanup := func() { m.Close() }
 	if taskName != "" && taskName != task.Name() {
 		cleanup()
 		return nil, nil, nil, fmt.Errorf("--task %s: the model in %s was trained on %s", taskName, dir, task.Name())
@@ -125,31 +127,54 @@ func runTask(fl *runFlags, threshold *float64, m *model.Model, task tasks.Task, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, task.Answer(ex, res.Pred))
-	order := task.ReadingOrder(ex)
-	var toks, steps []string
+	rep := runReport{Answer: task.Answer(ex, res.Pred), Expected: task.Answer(ex, ex.Labels)}
+	rep.Correct = rep.Answer == rep.Expected
 	total := 0
-	for _, p := range order {
-		name := task.Vocab().Name(res.Pred[p])
-		width := max(len(name), len(fmt.Sprint(res.ExitSteps[p])))
-		toks = append(toks, fmt.Sprintf("%*s", width, name))
-		steps = append(steps, fmt.Sprintf("%*d", width, res.ExitSteps[p]))
+	for _, p := range task.ReadingOrder(ex) {
+		rep.Tokens = append(rep.Tokens, task.Vocab().Name(res.Pred[p]))
+		rep.Steps = append(rep.Steps, res.ExitSteps[p])
 		total += res.ExitSteps[p]
 	}
-	fmt.Fprintf(w, "answer tokens: %s\nsteps:         %s\n", strings.Join(toks, " "), strings.Join(steps, " "))
-	mode := fmt.Sprintf("exit %s, at most %d steps", opt.Criterion, opt.MaxSteps)
+	rep.MeanSteps = float64(total) / float64(max(len(rep.Steps), 1))
+	rep.Mode = fmt.Sprintf("exit %s, at most %d steps", opt.Criterion, opt.MaxSteps)
 	if opt.Threshold != nil {
-		mode = fmt.Sprintf("exit %s < %g, at most %d steps", opt.Criterion, *opt.Threshold, opt.MaxSteps)
+		rep.Mode = fmt.Sprintf("exit %s < %g, at most %d steps", opt.Criterion, *opt.Threshold, opt.MaxSteps)
 	}
 	if fl.steps > 0 {
-		mode = "fixed recurrence"
+		rep.Mode = "fixed recurrence"
 	}
-	verdict := "correct"
-	if want := task.Answer(ex, ex.Labels); want != task.Answer(ex, res.Pred) {
-		verdict = "wrong, the answer is " + want
+	if fl.asJSON {
+		return writeJSON(w, rep)
 	}
-	fmt.Fprintf(w, "%.1f steps per answer token (%s); %s\n", float64(total)/float64(max(len(order), 1)), mode, verdict)
+	rep.print(w)
 	return nil
+}
+
+// runReport is what run prints for a task model.
+type runReport struct {
+	Answer    string   `json:"answer"`
+	Tokens    []string `json:"tokens"` // the answer tokens in reading order
+	Steps     []int    `json:"steps"`  // the recurrence steps each used
+	MeanSteps float64  `json:"mean_steps"`
+	Mode      string   `json:"mode"`
+	Correct   bool     `json:"correct"`
+	Expected  string   `json:"expected"`
+}
+
+func (r runReport) print(w io.Writer) {
+	fmt.Fprintln(w, r.Answer)
+	var toks, steps []string
+	for i, name := range r.Tokens {
+		width := max(len(name), len(fmt.Sprint(r.Steps[i])))
+		toks = append(toks, fmt.Sprintf("%*s", width, name))
+		steps = append(steps, fmt.Sprintf("%*d", width, r.Steps[i]))
+	}
+	fmt.Fprintf(w, "answer tokens: %s\nsteps:         %s\n", strings.Join(toks, " "), strings.Join(steps, " "))
+	verdict := "correct"
+	if !r.Correct {
+		verdict = "wrong, the answer is " + r.Expected
+	}
+	fmt.Fprintf(w, "%.1f steps per answer token (%s); %s\n", r.MeanSteps, r.Mode, verdict)
 }
 
 // taskThreshold is the exit threshold on task models: the one given, else tasks.DefaultKLThreshold
@@ -187,8 +212,8 @@ func runLanguageModel(fl *runFlags, threshold *float64, prompt string, stdout, s
 	if err != nil {
 		return err
 	}
-	toks, err := newTokenPrinter(stdout, tok, false).print(g)
-	if err != nil {
+	toks, err := newTokenPrinter(stdout, tok, fl.asJSON).print(g)
+	if err != nil || fl.asJSON {
 		return err
 	}
 	steps := make([]string, len(toks))

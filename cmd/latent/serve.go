@@ -26,6 +26,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a model over an OpenAI-compatible HTTP API with per-request thinking options",
+		Example: `  latent serve
+  latent serve --model ~/models/huginn-0125-bf16 --addr 127.0.0.1:8080 --max-batch 8
+  curl -s localhost:8080/v1/completions -d '{"prompt": "12345+67890=", "max_tokens": 8}'`,
 		Long: `Serve answers /v1/models, /v1/completions, /v1/chat/completions and /health. Requests take
 the Hugging Face generate fields num_steps, criterion, exit_threshold, min_steps,
 check_criterion_every_n_steps, cache_lookup_strategy, continuous_compute, init_scale,
@@ -50,30 +53,39 @@ func runServe(dir, addr string, cfg server.Config, log io.Writer) error {
 	if cfg.MaxBatch < 1 || cfg.MaxQueue < 1 || cfg.MaxTokens < 0 || cfg.MaxSteps < 1 {
 		return fmt.Errorf("serve: --max-batch, --max-queue and --max-steps must be at least 1, --max-tokens at least 0")
 	}
-	name := filepath.Base(dir)
-	if dir == "" {
-		var remove func()
-		var err error
-		if dir, remove, err = defaultmodel.Extract(); err != nil {
-			return err
-		}
-		defer remove()
-		name = "latent-default"
-	}
-	m, err := model.Load(dir)
+	m, err := loadServed(dir, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	cfg.Model, cfg.ModelName = m, name
-	if err := loadCodec(dir, &cfg, log); err != nil {
-		return err
-	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
 	return listen(addr, srv, log)
+}
+
+// loadServed loads the model in dir, or the embedded default model (from memory) when dir is
+// empty, into cfg with its name and codec.
+func loadServed(dir string, cfg *server.Config, log io.Writer) (*model.Model, error) {
+	if dir == "" {
+		m, task, err := defaultmodel.Load()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Model, cfg.ModelName, cfg.Codec = m, defaultmodel.Name, server.VocabCodec{Vocab: task.Vocab()}
+		return m, nil
+	}
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Model, cfg.ModelName = m, filepath.Base(dir)
+	if err := loadCodec(dir, cfg, log); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // loadCodec picks a task vocabulary or a tokenizer (with its chat template when it has one).

@@ -16,6 +16,8 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "tokenize --tokenizer DIR [--no-special] --json",
 		Short: "Encode text read from stdin, one line at a time, to JSON arrays of token ids",
+		Example: `  echo "Hello world" | latent tokenize --tokenizer ~/models/huginn-0125
+  printf '"line one\\nline two"\n' | latent tokenize --tokenizer ~/models/huginn-0125 --json`,
 		Long: "Reads stdin line by line and prints, for each line, one JSON array of token ids.\n" +
 			"With --json every line is a JSON string (so it may hold newlines and control characters);\n" +
 			"without it every line is taken literally, without its line ending.",

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/latentlab/latent/generate"
+	"github.com/latentlab/latent/internal/outdir"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"github.com/latentlab/latent/tokenizer"
@@ -28,6 +29,7 @@ type traceFlags struct {
 	exitThreshold                        float64
 	initScale                            float64
 	seed                                 uint64
+	force, asJSON                        bool
 }
 
 func init() {
@@ -35,6 +37,9 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "trace",
 		Short: "Record every token's latent trajectory, label it and draw it",
+		Example: `  latent trace --prompt 12345+67890= --out /tmp/trace
+  latent trace --model ~/models/huginn-0125-bf16 --prompt "Claire makes a 3 egg omelet" --steps 64 --out /tmp/t --json
+  latent trace --ids 1,40,7 --seeds 4 --out /tmp/trace --force`,
 		Long: `trace runs one cache-free pass over the prompt (plus --generate greedy tokens) with all
 positions in lockstep, as the paper's latent-space analysis does, and writes to --out:
 states.safetensors (tensor "states", F32 [steps+1, tokens, n_embd], streamed), trace.json (per
@@ -75,7 +80,9 @@ Examples:
 	f.Float64Var(&fl.exitThreshold, "exit-threshold", 0, "KL threshold of the exit step drawn in text.png (default: 1e-5 on task models, the kl criterion's 1e-3 otherwise)")
 	f.IntVar(&fl.seeds, "seeds", 1, "also trace seeds seed+1 … seed+K−1 (states-seedN.safetensors) and report each token's seed_spread")
 	f.StringVar(&fl.tokens, "tokens", "", "token range a:b (end exclusive) to draw in the PC panels (default: up to 8, unusual labels first)")
-	f.StringVar(&fl.out, "out", "", "output folder")
+	f.StringVar(&fl.out, "out", "", "output folder (must be new or empty unless --force)")
+	f.BoolVar(&fl.force, "force", false, "write into a non-empty --out, replacing the files of an earlier trace")
+	f.BoolVar(&fl.asJSON, "json", false, `print {"out", "files", "pca_explained", "tokens": [{"label", ...}, ...]}`)
 	cmd.MarkFlagRequired("out")
 	cmd.AddCommand(classifyCommand())
 	rootCmd.AddCommand(cmd)
@@ -89,7 +96,9 @@ func classifyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify",
 		Short: "Label the trajectories of a states file (fixed_point, orbit, slider, converging, not_converged)",
-		Args:  cobra.NoArgs,
+		Example: `  latent trace classify --states /tmp/trace/states.safetensors
+  latent trace classify --states /tmp/trace/states.safetensors --tokens 3:7 --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := trace.ReadStates(path, trace.DefaultCriteria.MinSteps())
 			if err != nil {
@@ -183,7 +192,7 @@ func (fl *traceFlags) check() error {
 	case fl.generate < 0 || fl.stride < 0:
 		return fmt.Errorf("--generate and --readout-stride must not be negative")
 	}
-	return nil
+	return outdir.Check("--out", fl.out, fl.force)
 }
 
 func runTrace(fl *traceFlags, stdout, stderr io.Writer) error {
@@ -299,6 +308,14 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 	*written = append(*written, jsonPath)
 	if err := rep.WriteJSON(jsonPath); err != nil {
 		return err
+	}
+	if fl.asJSON {
+		return writeJSON(stdout, struct {
+			Out       string        `json:"out"`
+			Files     []string      `json:"files"`
+			Explained []float64     `json:"pca_explained"`
+			Tokens    []trace.Stats `json:"tokens"`
+		}{fl.out, *written, rep.PCA.Explained, statsOf(rep)})
 	}
 	fmt.Fprintf(stdout, "PCA explained variance: %s\n", fmtFloats(rep.PCA.Explained))
 	return printLabels(stdout, statsOf(rep), 0, false)

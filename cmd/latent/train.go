@@ -19,7 +19,7 @@ type trainFlags struct {
 	config, initFrom, data, out, tokenizer, fixed  string
 	task, sizes, layers                            string
 	shape                                          tasks.Shape
-	resume                                         bool
+	resume, force, asJSON                          bool
 	steps, evalEvery, evalBatches, ckptEvery, keep int
 	valFrac, maxMemoryGiB                          float64
 	cfg                                            train.Config
@@ -32,6 +32,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a recurrent-depth model on a token stream or a reasoning task (pure Go, CPU)",
+		Example: `  latent train --task addition --out runs/addition --steps 2000
+  latent train --task addition --out runs/addition --steps 4000 --resume
+  latent train --data corpus.txt --config tiny --out runs/tiny --batch 16 --seq 256 --json
+  latent train --task parity --out runs/parity --force`,
 		Long: `Train a recurrent-depth model with truncated backpropagation through a randomly sampled
 recurrence (rate ~ LogNormal(log r̄ − σ²/2, σ), r = Poisson(rate)+1, the last k with gradient).
 Checkpoints (Hugging Face layout plus the training state) go to --out/checkpoint-<step>;
@@ -42,8 +46,9 @@ a task run draws training instances of --sizes, validates on the held-out split,
 fresh model with --width, --heads, --ffn, --layers and --rope-base, and finally writes the
 trained task model (config.json, model.safetensors, vocab.json) to --out itself, ready for
 latent eval and latent run.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
+		Args:        cobra.NoArgs,
+		Annotations: cancelOnSignal,
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "tiny", "config.json path or built-in name for a fresh model")
@@ -58,7 +63,8 @@ latent eval and latent run.`,
 	fl.Float64Var(&f.shape.RopeBase, "rope-base", tasks.DefaultShape.RopeBase, "task model: rotary base")
 	fl.StringVar(&f.out, "out", "", "output folder for checkpoints")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json to copy into each checkpoint")
-	fl.BoolVar(&f.resume, "resume", false, "resume from the newest checkpoint in --out")
+	fl.BoolVar(&f.resume, "resume", false, "resume from the newest checkpoint in --out (the flags given must match the run's)")
+	fl.BoolVar(&f.force, "force", false, "start over in a non-empty --out, deleting the previous run's checkpoints and model")
 	fl.IntVar(&f.steps, "steps", 1000, "optimizer steps in the whole run")
 	fl.IntVar(&f.cfg.Batch, "batch", 8, "sequences per step")
 	fl.IntVar(&f.cfg.SeqLen, "seq", 128, "tokens per sequence")
@@ -81,6 +87,7 @@ latent eval and latent run.`,
 	fl.IntVar(&f.evalBatches, "eval-batches", 4, "batches per validation")
 	fl.IntVar(&f.ckptEvery, "ckpt-every", 200, "write a checkpoint every N steps (and at the end)")
 	fl.IntVar(&f.keep, "keep", 3, "checkpoints to keep (0: all)")
+	fl.BoolVar(&f.asJSON, "json", false, `print one JSON object per event: {"event": "start"|"validation"|"checkpoint"|"done", "step", ...}`)
 	cmd.MarkFlagRequired("out")
 	rootCmd.AddCommand(cmd)
 }
@@ -92,8 +99,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	cfg := tr.Model.Config
 	est := train.EstimateMemory(cfg, tr.Cfg.Batch, tr.Cfg.SeqLen, tr.Graph.MaxK())
-	fmt.Fprintf(cmd.OutOrStdout(), "model: %d parameters; memory estimate %s; starting at step %d of %d\n",
-		cfg.ParameterCount(), est, tr.Opt.Step, tr.Cfg.Steps)
+	log := trainLog{cmd.OutOrStdout(), f.asJSON}
+	log.event("start", map[string]any{"parameters": cfg.ParameterCount(), "memory_bytes": est.Total(), "step": tr.Opt.Step, "steps": tr.Cfg.Steps},
+		"model: %d parameters; memory estimate %s; starting at step %d of %d\n", cfg.ParameterCount(), est, tr.Opt.Step, tr.Cfg.Steps)
 	bar := progressbar.NewOptions(tr.Cfg.Steps,
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
@@ -101,6 +109,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	bar.Set(tr.Opt.Step)
 	start, startTokens := time.Now(), tr.TokensSeen
 	for tr.Opt.Step < tr.Cfg.Steps {
+		if err := cmd.Context().Err(); err != nil {
+			return fmt.Errorf("train: stopped before step %d; the checkpoints in %s are kept (continue with --resume): %w", tr.Opt.Step+1, f.out, err)
+		}
 		res, err := tr.Step()
 		if err != nil {
 			return err
@@ -110,7 +121,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			res.Recurrence.Total(), res.Recurrence.N, res.Recurrence.K, res.LR))
 		bar.Set(res.Step)
 		if f.evalEvery > 0 && (res.Step%f.evalEvery == 0 || res.Step == tr.Cfg.Steps) {
-			if err := validate(cmd, tr, data.val, f.evalBatches); err != nil {
+			if err := validate(log, tr, data.val, f.evalBatches); err != nil {
 				return err
 			}
 		}
@@ -120,19 +131,21 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 				return err
 			}
 			bar.Clear()
-			fmt.Fprintf(cmd.OutOrStdout(), "step %d: checkpoint %s\n", res.Step, path)
+			log.event("checkpoint", map[string]any{"step": res.Step, "path": path}, "step %d: checkpoint %s\n", res.Step, path)
 		}
 	}
 	bar.Finish()
 	fmt.Fprintln(os.Stderr)
 	if data.task == nil {
+		log.event("done", map[string]any{"step": tr.Opt.Step, "out": f.out, "seconds": time.Since(start).Seconds()}, "")
 		return nil
 	}
 	if err := data.saveTaskModel(tr, f); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s model after step %d written to %s (this run: %.1fs)\n",
-		data.task.Name(), tr.Opt.Step, f.out, time.Since(start).Seconds())
+	secs := time.Since(start).Seconds()
+	log.event("done", map[string]any{"task": data.task.Name(), "step": tr.Opt.Step, "out": f.out, "seconds": secs},
+		"%s model after step %d written to %s (this run: %.1fs)\n", data.task.Name(), tr.Opt.Step, f.out, secs)
 	return nil
 }
 
@@ -163,6 +176,9 @@ func (d *trainData) saveTaskModel(tr *train.Trainer, f *trainFlags) error {
 
 // setupTrainer builds the trainer (fresh, from a model folder, or resumed) and its data.
 func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData, error) {
+	if err := f.checkRun(); err != nil {
+		return nil, nil, err
+	}
 	if f.evalEvery < 0 || f.ckptEvery < 1 || f.valFrac < 0 || f.valFrac >= 1 {
 		return nil, nil, fmt.Errorf("train: need --eval-every ≥ 0, --ckpt-every ≥ 1 and 0 ≤ --val-frac < 1")
 	}
@@ -177,7 +193,7 @@ func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData
 		}
 	}
 	if f.resume {
-		return resumeTrainer(f, task)
+		return resumeTrainer(cmd, f, task)
 	}
 	m, err := startModel(f, task)
 	if err != nil {
@@ -195,11 +211,14 @@ func setupTrainer(cmd *cobra.Command, f *trainFlags) (*train.Trainer, *trainData
 		tc.SeqLen = data.seqLen
 	}
 	tr, err := train.NewTrainer(m, data.train, tc)
+	if err == nil && f.force {
+		err = clearRun(f.out)
+	}
 	return tr, data, err
 }
 
 // resumeTrainer continues from the newest checkpoint in --out.
-func resumeTrainer(f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, error) {
+func resumeTrainer(cmd *cobra.Command, f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, error) {
 	ckpt, err := train.LatestCheckpoint(f.out)
 	if err != nil {
 		return nil, nil, err
@@ -211,12 +230,21 @@ func resumeTrainer(f *trainFlags, task tasks.Task) (*train.Trainer, *trainData, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := f.sameTaskAndShape(cmd.Flags().Changed, ckpt, cfg, task); err != nil {
+		return nil, nil, err
+	}
 	data, err := f.loadData(task, cfg.PaddedVocabSize)
 	if err != nil {
 		return nil, nil, err
 	}
 	tr, err := train.Resume(ckpt, data.train, f.steps)
-	return tr, data, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.sameTraining(cmd.Flags().Changed, cfg, tr); err != nil {
+		return nil, nil, err
+	}
+	return tr, data, nil
 }
 
 // startModel returns the model to train: loaded from --init-from, shaped for the task, or a
@@ -323,19 +351,22 @@ func (f *trainFlags) trainConfig(cfg *model.Config) (train.Config, error) {
 }
 
 // validate prints the validation loss at r = 1, r̄ and 4r̄.
-func validate(cmd *cobra.Command, tr *train.Trainer, val train.Batcher, batches int) error {
+func validate(log trainLog, tr *train.Trainer, val train.Batcher, batches int) error {
 	if s, ok := val.(*train.TokenStream); ok && len(s.Tokens) <= tr.Cfg.SeqLen {
 		return nil
 	}
 	rbar := max(tr.Cfg.MeanRecurrence, 1)
 	var parts []string
+	losses := map[string]float64{}
 	for _, r := range []int{1, rbar, 4 * rbar} {
 		loss, err := tr.Evaluate(val, r, batches, 1)
 		if err != nil {
 			return err
 		}
 		parts = append(parts, fmt.Sprintf("r=%d %.4f", r, loss))
+		losses[fmt.Sprint(r)] = loss
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nstep %d: validation loss %s\n", tr.Opt.Step, strings.Join(parts, ", "))
+	log.event("validation", map[string]any{"step": tr.Opt.Step, "loss": losses},
+		"\nstep %d: validation loss %s\n", tr.Opt.Step, strings.Join(parts, ", "))
 	return nil
 }

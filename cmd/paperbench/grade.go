@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,10 @@ import (
 var gradeCmd = &cobra.Command{
 	Use:   "grade --paper DIR --submission DIR --out FILE",
 	Short: "Grade a submission against a paper's rubric with an LLM judge",
+	Example: `  paperbench grade --paper papers/rice --submission runs/rice --out rice.graded.json --judge dummy
+  OPENAI_API_KEY=sk-... paperbench grade --paper papers/rice --submission runs/rice --out rice.graded.json
+  paperbench grade --paper papers/rice --submission runs/rice --out g.json --base-url http://localhost:8000/v1 \\
+    --model my-judge --context-window 128000 --reasoning-effort medium --concurrency 20 --json`,
 	Long: `Grade grades every leaf of the paper's rubric (or of --rubric) against the submission
 folder and writes the graded tree, in the official grader-output format, to --out.
 
@@ -54,7 +57,7 @@ func init() {
 	f.String("parse-model", "", "model that turns verdicts into JSON (default: --model)")
 	f.String("base-url", "", "OpenAI-compatible endpoint (default: OPENAI_BASE_URL, else OpenAI)")
 	f.String("api-key", "", "API key (default: GRADER_OPENAI_API_KEY, else OPENAI_API_KEY)")
-	f.String("reasoning-effort", "auto", `reasoning_effort sent with each call; "auto": high for o-series models, none otherwise`)
+	f.String("reasoning-effort", "auto", `reasoning_effort sent with each call: none, minimal, low, medium, high, or auto (high for o-series models, none otherwise)`)
 	f.Int("concurrency", judge.DefaultConcurrency, "requests in flight at once")
 	f.Int("max-prior-nodes", -1, "preceding criteria shown per leaf (0: all; -1: the official 5 for pinn, else all)")
 	f.Int("context-window", 0, "context length of the model in tokens (0: from the model name)")
@@ -74,6 +77,7 @@ type gradeSummary struct {
 	Score         float64        `json:"score"`
 	Leaves        int            `json:"leaves"`
 	InvalidLeaves []invalidLeaf  `json:"invalid_leaves"`
+	FailedLeaves  int            `json:"failed_leaves"` // invalid because the grading failed: the command exits 1
 	Resumed       int            `json:"resumed_leaves"`
 	Usage         judge.Usage    `json:"token_usage"`
 	CostUSD       float64        `json:"cost_usd"`
@@ -94,12 +98,12 @@ type skippedEntry struct {
 }
 
 func runGrade(cmd *cobra.Command, _ []string) error {
+	if err := checkGradeFlags(cmd); err != nil {
+		return err
+	}
 	f := cmd.Flags()
 	out, _ := f.GetString("out")
 	subDir, _ := f.GetString("submission")
-	if out == "" || subDir == "" {
-		return errors.New("grade: --submission and --out are required")
-	}
 	root, err := gradeRubric(cmd)
 	if err != nil {
 		return err
@@ -131,7 +135,13 @@ func runGrade(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	summary := summarize(out, grader, report, prices, time.Since(start))
-	return printSummary(cmd.OutOrStdout(), summary, f.Changed("json"))
+	if err := printSummary(cmd.OutOrStdout(), summary, f.Changed("json")); err != nil {
+		return err
+	}
+	if summary.FailedLeaves > 0 {
+		return failedLeavesError(summary, judge.JournalPath(out))
+	}
+	return nil
 }
 
 // gradeRubric loads the rubric to grade and applies --code-only and --resources-provided.
@@ -173,9 +183,6 @@ func makeGrader(cmd *cobra.Command, sub *submission.Dir) (judge.Grader, map[stri
 	case "random":
 		seed, _ := f.GetUint64("seed")
 		return judge.Random{Seed: seed}, judge.DefaultPrices, nil
-	case "simple":
-	default:
-		return nil, nil, fmt.Errorf("grade: unknown judge %q (want simple, dummy or random)", name)
 	}
 	paperDir, _ := f.GetString("paper")
 	if paperDir == "" {
@@ -236,7 +243,10 @@ func judgeClient(cmd *cobra.Command) (*llm.Client, string) {
 		key = os.Getenv("GRADER_OPENAI_API_KEY")
 	}
 	effort, _ := f.GetString("reasoning-effort")
-	if effort == "auto" {
+	switch effort {
+	case "none":
+		effort = ""
+	case "auto":
 		effort = ""
 		if len(model) > 1 && model[0] == 'o' && model[1] >= '1' && model[1] <= '9' {
 			effort = "high" // the official judge: o3-mini with reasoning_effort high
@@ -273,7 +283,7 @@ func judgePrices(cmd *cobra.Command, model string) map[string]judge.Price {
 }
 
 func summarize(out string, g judge.Grader, r *judge.Report, prices map[string]judge.Price, took time.Duration) gradeSummary {
-	s := gradeSummary{Out: out, Judge: g.Type(), Score: r.Score, Leaves: r.Leaves, Resumed: r.Resumed,
+	s := gradeSummary{Out: out, Judge: g.Type(), Score: r.Score, Leaves: r.Leaves, FailedLeaves: r.FailedLeaves, Resumed: r.Resumed,
 		Usage: r.Usage, Seconds: took.Seconds()}
 	s.CostUSD, s.Unpriced = r.Usage.Cost(prices)
 	rubric.Walk(r.Tree, func(p rubric.Path, n *rubric.Node) bool {
@@ -292,13 +302,15 @@ func summarize(out string, g judge.Grader, r *judge.Report, prices map[string]ju
 
 func printSummary(w io.Writer, s gradeSummary, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return writeJSON(w, s)
 	}
 	total := s.Usage.Total()
-	fmt.Fprintf(w, "%s: score %s (%s judge), %d leaves, %d invalid, %d resumed from the journal\n",
-		s.Out, formatScore(s.Score), s.Judge, s.Leaves, len(s.InvalidLeaves), s.Resumed)
+	failed := ""
+	if s.FailedLeaves > 0 {
+		failed = fmt.Sprintf(" (%d failed to grade)", s.FailedLeaves)
+	}
+	fmt.Fprintf(w, "%s: score %s (%s judge), %d leaves, %d invalid%s, %d resumed from the journal\n",
+		s.Out, formatScore(s.Score), s.Judge, s.Leaves, len(s.InvalidLeaves), failed, s.Resumed)
 	fmt.Fprintf(w, "tokens: %d in, %d out; cost $%.4f", total.In, total.Out, s.CostUSD)
 	if len(s.Unpriced) > 0 {
 		fmt.Fprintf(w, " (no price for %v)", s.Unpriced)

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/latentlab/latent/internal/version"
 	"github.com/spf13/cobra"
 )
 
 var rootCmd = &cobra.Command{
 	Use:           "paperbench",
 	Short:         "Validate rubrics, grade submissions and report PaperBench results",
+	Version:       version.String(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }

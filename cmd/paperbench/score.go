@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -13,6 +12,8 @@ import (
 var scoreCmd = &cobra.Command{
 	Use:   "score FILE",
 	Short: "Recompute the scores of a graded tree from its leaves and print the root score",
+	Example: `  paperbench score rice.graded.json
+  paperbench score --json rice.graded.json`,
 	Long: `Score reads a graded tree (grader output or a JudgeEval expected_result.json),
 recomputes every inner node's score from the leaf scores as the official judge does
 (weighted mean of the children), and prints the root score with the stored one.
@@ -73,9 +74,7 @@ func runScore(cmd *cobra.Command, args []string) error {
 	})
 	out := cmd.OutOrStdout()
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		return writeJSON(out, report)
 	}
 	_, err = fmt.Fprintf(out, "%s: score %s (stored %s), valid %v; %d leaves, %d invalid; %d of %d inner scores changed\n",
 		report.File, formatScore(report.Score), formatScore(report.StoredScore), report.Valid,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -13,6 +12,8 @@ import (
 var statsCmd = &cobra.Command{
 	Use:   "stats PATH...",
 	Short: "Count the nodes, leaves per category, depth and weights of rubrics",
+	Example: `  paperbench stats papers/rice/rubric.json
+  paperbench stats --json papers/`,
 	Long: `Stats measures each rubric named by PATH (a rubric file, a paper folder or a dataset
 folder) and, for more than one, their total.`,
 	Args: cobra.MinimumNArgs(1),
@@ -46,9 +47,7 @@ func runStats(cmd *cobra.Command, args []string) error {
 		rows = append(rows, rubricStats{f, s})
 	}
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(cmd.OutOrStdout(), struct {
 			Rubrics []rubricStats `json:"rubrics"`
 			Total   rubric.Stats  `json:"total"`
 		}{rows, total})

@@ -16,6 +16,8 @@ import (
 var validateCmd = &cobra.Command{
 	Use:   "validate PATH...",
 	Short: "Check rubric files, paper folders or whole datasets and list every problem",
+	Example: `  paperbench validate papers/rice
+  paperbench validate papers/ rice.graded.json --json`,
 	Long: `Validate checks each PATH and lists every problem with its place:
   - a JSON file: a rubric.json or a graded tree (grader output), checked node by node;
   - a paper folder: its config.yaml, blacklist.txt, rubric.json and paper files
@@ -27,32 +29,72 @@ It exits non-zero when any error was found.`,
 	RunE: runValidate,
 }
 
-func init() { rootCmd.AddCommand(validateCmd) }
+func init() {
+	validateCmd.Flags().Bool("json", false, `print {"paths": [{"path", "ok", "problems": [{"file", "kind", "message"}]}], "errors"}`)
+	rootCmd.AddCommand(validateCmd)
+}
+
+// validation is the JSON report of validate.
+type validation struct {
+	Paths  []pathCheck `json:"paths"`
+	Errors int         `json:"errors"`
+}
+
+type pathCheck struct {
+	Path     string        `json:"path"`
+	OK       bool          `json:"ok"`
+	Problems []problemJSON `json:"problems"`
+}
+
+type problemJSON struct {
+	File    string `json:"file"`
+	Kind    string `json:"kind"` // "error" or "warning"
+	Message string `json:"message"`
+}
 
 func runValidate(cmd *cobra.Command, args []string) error {
-	out := cmd.OutOrStdout()
-	var errorCount, badPaths int
+	var rep validation
+	badPaths := 0
 	for _, arg := range args {
 		problems, err := checkPath(arg)
 		if err != nil {
 			return err
 		}
-		errs := 0
+		pc := pathCheck{Path: arg, OK: true, Problems: []problemJSON{}}
 		for _, p := range problems {
-			fmt.Fprintln(out, p)
+			kind := "warning"
 			if !p.Warning {
-				errs++
+				kind, pc.OK = "error", false
+				rep.Errors++
 			}
+			pc.Problems = append(pc.Problems, problemJSON{p.File, kind, fmt.Sprint(p.Err)})
 		}
-		if errs > 0 {
-			errorCount += errs
+		if !pc.OK {
 			badPaths++
-			continue
 		}
-		fmt.Fprintf(out, "ok %s\n", arg)
+		rep.Paths = append(rep.Paths, pc)
 	}
-	if errorCount > 0 {
-		return fmt.Errorf("validate: %d errors in %d of %d paths", errorCount, badPaths, len(args))
+	if err := printValidation(cmd, rep); err != nil {
+		return err
+	}
+	if rep.Errors > 0 {
+		return fmt.Errorf("validate: %d errors in %d of %d paths", rep.Errors, badPaths, len(args))
+	}
+	return nil
+}
+
+func printValidation(cmd *cobra.Command, rep validation) error {
+	out := cmd.OutOrStdout()
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return writeJSON(out, rep)
+	}
+	for _, pc := range rep.Paths {
+		for _, p := range pc.Problems {
+			fmt.Fprintf(out, "%s: %s: %s\n", p.File, p.Kind, p.Message)
+		}
+		if pc.OK {
+			fmt.Fprintf(out, "ok %s\n", pc.Path)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/latentlab/latent/model"
+	"github.com/latentlab/latent/tasks"
 )
 
 //go:embed config.json model.safetensors vocab.json
@@ -17,8 +20,16 @@ var files embed.FS
 // Files lists the embedded files of the model folder.
 var Files = []string{"config.json", "model.safetensors", "vocab.json"}
 
+// Name is how messages and the server name the embedded model.
+const Name = "latent-default"
+
+// Load returns the embedded model and its task, read from memory: nothing is written to disk.
+func Load() (*model.Model, tasks.Task, error) {
+	return tasks.LoadModelFS(files, Name)
+}
+
 // Extract writes the embedded model folder into a new temporary folder and returns it with a
-// function that removes it.
+// function that removes it, for tools that need the model as a folder; latent itself uses Load.
 func Extract() (dir string, remove func(), err error) {
 	dir, err = os.MkdirTemp("", "latent-default-model-")
 	if err != nil {

@@ -1,6 +1,7 @@
 package defaultmodel_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/latentlab/latent/model"
@@ -76,5 +77,23 @@ func TestEmbeddedFilesAreSmall(t *testing.T) {
 	}
 	if n := cfg.ParameterCount(); n*4 > 3<<20 {
 		t.Errorf("the default model has %d parameters (%d bytes in fp32), want under 3 MiB", n, n*4)
+	}
+}
+
+// TestLoadWritesNothing loads the embedded model with the temporary folder pointing nowhere
+// and with it empty: loading must neither need nor leave a temporary folder.
+func TestLoadWritesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	m, task, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if task.Name() != "addition" || m.Config.PaddedVocabSize != task.Vocab().Size() {
+		t.Errorf("loaded a %s model of vocabulary %d", task.Name(), m.Config.PaddedVocabSize)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("loading the embedded model left %v in the temporary folder", entries)
 	}
 }

@@ -68,6 +68,7 @@ type Report struct {
 	Score         float64      // the root's score
 	Leaves        int
 	InvalidLeaves int
+	FailedLeaves  int // invalid because the grading itself failed (the endpoint, an interruption): no verdict
 	Resumed       int // leaves taken from the journal
 	Graded        int // leaves graded by this run
 	Usage         Usage
@@ -207,6 +208,9 @@ func (r *Report) apply(node *rubric.Node, res LeafResult) {
 	}
 	if !res.Valid {
 		r.InvalidLeaves++
+	}
+	if res.Retry {
+		r.FailedLeaves++
 	}
 	r.Usage.Merge(res.Usage)
 	r.Cost += res.Cost

@@ -26,6 +26,11 @@ const (
 	reserveTokens    = 5_000  // kept free when the paper and the log together overflow the context
 )
 
+// MinContextWindow is the smallest context window, in tokens, the simple judge accepts: the
+// prompts, the answer and the reserve take 15,000 tokens, and at least as many again must be
+// left for the paper, the log and the files.
+const MinContextWindow = 2 * (bufferTokens + reserveTokens)
+
 // Files the reproduction leaves at the top of the submission.
 const (
 	reproduceScript   = "reproduce.sh"
@@ -95,6 +100,9 @@ func NewSimple(cfg SimpleConfig) (*Simple, error) {
 	}
 	if cfg.ContextWindow <= 0 {
 		cfg.ContextWindow = ContextWindow(cfg.Client.Model())
+	}
+	if cfg.ContextWindow < MinContextWindow {
+		return nil, fmt.Errorf("judge: a context window of %d tokens leaves no room for the paper: want at least %d", cfg.ContextWindow, MinContextWindow)
 	}
 	s := &Simple{cfg: cfg, model: cfg.Client.Model(), tokens: NewTokens(cfg.Client.Model()), paper: cfg.Paper}
 	s.addendum = strings.TrimSpace(cfg.Addendum + "\n" + cfg.JudgeAddendum)
