@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/latentlab/latent/internal/outdir"
+	"github.com/latentlab/latent/internal/progress"
 	"github.com/latentlab/latent/model"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -38,15 +38,14 @@ func init() {
 			if err != nil {
 				return err
 			}
-			bar := progressbar.DefaultBytes(cfg.ParameterCount()*2, "converting to bf16")
+			bar := progress.New(os.Stderr, cfg.ParameterCount()*2, "converting to bf16", true)
 			start := time.Now()
-			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, Progress: func(n int) { bar.Add(n) },
+			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, Progress: func(n int) { bar.Add(int64(n)) },
 				Force: force, Ctx: cmd.Context()})
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr)
 			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: "bf16", Shards: shards, Seconds: time.Since(start).Seconds()}
 			return rep.print(cmd.OutOrStdout(), asJSON)
 		},

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latentlab/latent/internal/progress"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"github.com/latentlab/latent/train"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -102,11 +102,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	log := trainLog{cmd.OutOrStdout(), f.asJSON}
 	log.event("start", map[string]any{"parameters": cfg.ParameterCount(), "memory_bytes": est.Total(), "step": tr.Opt.Step, "steps": tr.Cfg.Steps},
 		"model: %d parameters; memory estimate %s; starting at step %d of %d\n", cfg.ParameterCount(), est, tr.Opt.Step, tr.Cfg.Steps)
-	bar := progressbar.NewOptions(tr.Cfg.Steps,
-		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetWidth(20))
-	bar.Set(tr.Opt.Step)
+	bar := progress.New(os.Stderr, int64(tr.Cfg.Steps), "train", false)
+	bar.Set(int64(tr.Opt.Step))
 	start, startTokens := time.Now(), tr.TokensSeen
 	for tr.Opt.Step < tr.Cfg.Steps {
 		if err := cmd.Context().Err(); err != nil {
@@ -119,7 +116,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		tokPerSec := float64(tr.TokensSeen-startTokens) / time.Since(start).Seconds()
 		bar.Describe(fmt.Sprintf("loss %.4f | %.0f tok/s | r %d (%d+%d) | lr %.2e", res.Loss, tokPerSec,
 			res.Recurrence.Total(), res.Recurrence.N, res.Recurrence.K, res.LR))
-		bar.Set(res.Step)
+		bar.Set(int64(res.Step))
 		if f.evalEvery > 0 && (res.Step%f.evalEvery == 0 || res.Step == tr.Cfg.Steps) {
 			if err := validate(log, tr, data.val, f.evalBatches); err != nil {
 				return err
@@ -135,7 +132,6 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 	bar.Finish()
-	fmt.Fprintln(os.Stderr)
 	if data.task == nil {
 		log.event("done", map[string]any{"step": tr.Opt.Step, "out": f.out, "seconds": time.Since(start).Seconds()}, "")
 		return nil
