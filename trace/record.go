@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -20,6 +21,8 @@ type Options struct {
 	InitScale     float64 // scale of the random s₀ (0: zeros)
 	Seed          uint64  // seed of s₀
 	ReadoutStride int     // decode with coda and head every this many steps (0: never)
+	// Context, when set, stops the recording between steps; the partial file is removed.
+	Context context.Context
 }
 
 // Readout is the coda's prediction for one token after one step.
@@ -49,6 +52,10 @@ func Record(m *model.Model, ids []int, opt Options, path string) (*Recorded, err
 	if opt.Steps < 1 {
 		return nil, fmt.Errorf("trace: steps %d must be positive", opt.Steps)
 	}
+	ctx := opt.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	S, h := len(ids), m.Config.NEmbd
 	e, err := m.Prelude(ids, 0, nil)
 	if err != nil {
@@ -66,6 +73,9 @@ func Record(m *model.Model, ids []int, opt Options, path string) (*Recorded, err
 	fill := func(w io.Writer) error {
 		var prev []float32
 		for t := 0; t <= opt.Steps; t++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if t > 0 {
 				s = m.Step(s, e, S, 0, t-1, nil)
 			}
@@ -87,7 +97,7 @@ func Record(m *model.Model, ids []int, opt Options, path string) (*Recorded, err
 		return nil
 	}
 	meta := map[string]string{"state": stateName(opt.Raw), "steps": fmt.Sprint(opt.Steps), "seed": fmt.Sprint(opt.Seed)}
-	err = safetensors.WriteFile(path, []safetensors.WriteTensor{{Name: StatesTensor, DType: safetensors.F32,
+	err = safetensors.WriteFileContext(ctx, path, []safetensors.WriteTensor{{Name: StatesTensor, DType: safetensors.F32,
 		Shape: []int{opt.Steps + 1, S, h}, Fill: fill}}, meta)
 	if err != nil {
 		os.Remove(path)

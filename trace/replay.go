@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,8 @@ type Replayed struct {
 // through the model, and writes their states x_0 … x_T as Record does, [T+1, positions, n_embd]
 // F32 (ln_f(s_t), or raw s_t). A position that stopped before T keeps its last state, as the
 // generation froze it. The states go to a scratch file next to path as they are computed, so
-// memory holds one token's states at a time.
+// memory holds one token's states at a time. opt.Context, when set, stops the replay (no file
+// is left behind).
 func Replay(m *model.Model, prompt []int, newTokens int, opt generate.Options, raw bool, path string) (*Replayed, error) {
 	if opt.Speculative != nil {
 		return nil, fmt.Errorf("trace: replay of speculative decoding is not supported (drafts and verification recompute positions)")
@@ -67,7 +69,7 @@ func Replay(m *model.Model, prompt []int, newTokens int, opt generate.Options, r
 	rec.out.Generated = positions - P
 	rec.out.RanSteps, rec.out.StepSize = rec.out.RanSteps[:positions], rec.out.StepSize[:positions]
 	rec.out.Readouts = rec.out.Readouts[:positions]
-	if err := rec.writeStates(path, positions); err != nil {
+	if err := rec.writeStates(opt.Context, path, positions); err != nil {
 		return nil, err
 	}
 	return rec.out, nil
@@ -165,7 +167,10 @@ func (r *replayRecorder) writeRow(t, p int, row []float32) error {
 }
 
 // writeStates streams the scratch file's first positions of every step into path.
-func (r *replayRecorder) writeStates(path string, positions int) error {
+func (r *replayRecorder) writeStates(ctx context.Context, path string, positions int) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	rowBytes := int64(r.dim) * 4
 	fill := func(w io.Writer) error {
 		for t := 0; t <= r.steps; t++ {
@@ -177,7 +182,7 @@ func (r *replayRecorder) writeStates(path string, positions int) error {
 		return nil
 	}
 	meta := map[string]string{"state": stateName(r.raw), "steps": fmt.Sprint(r.steps), "mode": "replay"}
-	err := safetensors.WriteFile(path, []safetensors.WriteTensor{{Name: StatesTensor, DType: safetensors.F32,
+	err := safetensors.WriteFileContext(ctx, path, []safetensors.WriteTensor{{Name: StatesTensor, DType: safetensors.F32,
 		Shape: []int{r.steps + 1, positions, r.dim}, Fill: fill}}, meta)
 	if err != nil {
 		os.Remove(path)

@@ -133,3 +133,37 @@ func TestInterruptedTrainKeepsItsCheckpoints(t *testing.T) {
 	}
 	m.Close()
 }
+
+// TestInterruptedTraceLeavesNothing sends SIGINT to `latent trace` while it streams its states:
+// it must stop between steps, exit 130 and remove what it wrote. Before, the signal killed it and
+// left a hidden partial states file.
+func TestInterruptedTraceLeavesNothing(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "trace")
+	cmd := latentProcess(t, "trace", "--prompt", "1234567890+1234567890=", "--steps", "4096", "--readout-stride", "1", "--out", out)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitForBytes(t, parent, 1<<20, exited)
+	cmd.Process.Signal(os.Interrupt)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(2 * time.Minute): // a safety net, not a measure
+		cmd.Process.Kill()
+		t.Fatal("trace did not stop")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("trace ended with %v, want exit status 130", err)
+	}
+	var left []string
+	filepath.WalkDir(parent, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("an interrupted trace left %v", left)
+	}
+}

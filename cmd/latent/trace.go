@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type traceFlags struct {
 	mode, exit, cache                    string
 	threshold                            float64
 	thresholdGiven, continuous           bool
+	ctx                                  context.Context // cancelled by Ctrl-C or SIGTERM
 	generate, steps, stride, seeds       int
 	exitThreshold                        float64
 	initScale                            float64
@@ -39,7 +41,8 @@ func init() {
 		Short: "Record every token's latent trajectory, label it and draw it",
 		Example: `  latent trace --prompt 12345+67890= --out /tmp/trace
   latent trace --model ~/models/huginn-0125-bf16 --prompt "Claire makes a 3 egg omelet" --steps 64 --out /tmp/t --json
-  latent trace --ids 1,40,7 --seeds 4 --out /tmp/trace --force`,
+  latent trace --ids 1,40,7 --seeds 4 --out /tmp/trace --force
+  latent trace --model ~/models/huginn-0125-bf16 --prompt "The capital of France is" --generate 8 --mode replay --exit kl --out /tmp/r`,
 		Long: `trace runs one cache-free pass over the prompt (plus --generate greedy tokens) with all
 positions in lockstep, as the paper's latent-space analysis does, and writes to --out:
 states.safetensors (tensor "states", F32 [steps+1, tokens, n_embd], streamed), trace.json (per
@@ -53,12 +56,11 @@ tokens, under its exit criterion (--exit, --threshold), cache strategy (--cache)
 compute (--continuous): each token's trajectory is what the generation computed for it, frozen
 from the step it stopped, and exit_step says when that was.
 
-Examples:
-  latent trace --prompt "12345+67890=" --readout-stride 1 --seeds 3 --out /tmp/tr
-  latent trace --model huginn-0125 --prompt "The capital of France is" --generate 8 --mode replay --exit kl --out /tmp/tr`,
-		Args: cobra.NoArgs,
+Ctrl-C or SIGTERM stops a trace between steps and removes what it had written.`,
+		Args:        cobra.NoArgs,
+		Annotations: cancelOnSignal,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fl.thresholdGiven = cmd.Flags().Changed("threshold")
+			fl.thresholdGiven, fl.ctx = cmd.Flags().Changed("threshold"), cmd.Context()
 			return runTrace(&fl, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -326,11 +328,13 @@ func writeTrace(fl *traceFlags, m *model.Model, in *traceTokens, lo, hi int, wri
 // which also returns the recurrences every position ran).
 func (fl *traceFlags) record(m *model.Model, in *traceTokens, path string) (*trace.Recorded, []int, error) {
 	if fl.mode == "parallel" {
-		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: fl.seed, ReadoutStride: fl.stride}
+		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: fl.seed,
+			ReadoutStride: fl.stride, Context: fl.ctx}
 		rec, err := trace.Record(m, in.ids, opt, path)
 		return rec, nil, err
 	}
-	opt := generate.Options{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed, Cache: fl.cache, Continuous: fl.continuous}
+	opt := generate.Options{Steps: fl.steps, InitScale: fl.initScale, Seed: fl.seed, Cache: fl.cache,
+		Continuous: fl.continuous, Context: fl.ctx}
 	if fl.exit != "" {
 		opt.Exit = &generate.ExitOptions{Criterion: fl.exit}
 		if fl.thresholdGiven {
@@ -357,7 +361,7 @@ func seedSpread(fl *traceFlags, m *model.Model, ids []int, s *trace.States, rep 
 		seed := fl.seed + uint64(k)
 		path := filepath.Join(fl.out, fmt.Sprintf("states-seed%d.safetensors", seed))
 		*written = append(*written, path)
-		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: seed}
+		opt := trace.Options{Steps: fl.steps, Raw: fl.state == "raw", InitScale: fl.initScale, Seed: seed, Context: fl.ctx}
 		if _, err := trace.Record(m, ids, opt, path); err != nil {
 			return err
 		}
