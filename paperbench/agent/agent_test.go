@@ -67,7 +67,7 @@ func provider(t *testing.T) *local.Provider {
 
 func config(t *testing.T, srv *agenttest.Server, dir string) Config {
 	return Config{Kind: Basic, Client: llm.New(llm.Config{BaseURL: srv.BaseURL(), APIKey: "k", MaxRetries: -1}),
-		Model: "gpt-4.1-mini", Paper: tinyPaper, Dir: dir, Provider: provider(t), TimeLimit: time.Hour}
+		Model: "gpt-4.1-mini", Paper: tinyPaper, Dir: dir, Provider: provider(t), TimeLimit: 10 * time.Hour}
 }
 
 // toolAnswers maps tool-call ids to the content of their answers in the transcript.

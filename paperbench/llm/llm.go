@@ -354,7 +354,12 @@ func IsContextOverflow(err error) bool {
 	if !errors.As(err, &e) || (e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge) {
 		return false
 	}
-	msg := strings.ToLower(e.Err.Error())
+	msg := e.Err.Error()
+	var apiErr *openai.Error
+	if errors.As(e.Err, &apiErr) {
+		msg += " " + apiErr.Code + " " + apiErr.Message + " " + apiErr.RawJSON()
+	}
+	msg = strings.ToLower(msg)
 	for _, m := range contextOverflowMarks {
 		if strings.Contains(msg, m) {
 			return true

@@ -94,3 +94,18 @@ func TestIsContextOverflow(t *testing.T) {
 		t.Error("context.Canceled read as an overflow")
 	}
 }
+
+// TestContextOverflowFromServer: the overflow is recognised from the error body a server
+// sends, not only from the status line.
+func TestContextOverflowFromServer(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error": {"message": "This model's maximum context length is 8192 tokens.", "code": "context_length_exceeded"}}`)
+	}))
+	defer server.Close()
+	_, err := New(Config{BaseURL: server.URL, APIKey: "k", Model: "m"}).Complete(context.Background(), Request{})
+	if !IsContextOverflow(err) {
+		t.Errorf("not an overflow: %v", err)
+	}
+}
