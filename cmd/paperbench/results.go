@@ -80,6 +80,33 @@ func (p paperScore) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
+func (p *paperScore) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	p.Runs = map[string]*float64{}
+	for k, v := range m {
+		var err error
+		switch {
+		case k == "mean":
+			err = json.Unmarshal(v, &p.Mean)
+		case k == "std_err":
+			err = json.Unmarshal(v, &p.StdErr)
+		case k == "n_runs":
+			err = json.Unmarshal(v, &p.N)
+		default:
+			var f *float64
+			err = json.Unmarshal(v, &f)
+			p.Runs[k] = f
+		}
+		if err != nil {
+			return fmt.Errorf("mean_score_by_paper %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
 type runHealth struct {
 	RolloutsFailed      int `json:"n_rollouts_failed"`
 	ReproductionsFailed int `json:"n_reproductions_failed"`
