@@ -95,8 +95,7 @@ func TestRunEndToEnd(t *testing.T) {
 // rollout in flight (answers lost with the process).
 func TestRunKilledAndResumed(t *testing.T) {
 	const pad = 60
-	srv := agenttest.New(agenttest.Replicator(pad))
-	srv.Latency = 20 * time.Millisecond
+	srv := agenttest.NewSlow(20*time.Millisecond, agenttest.Replicator(pad))
 	defer srv.Close()
 	out := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))

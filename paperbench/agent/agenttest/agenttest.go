@@ -45,19 +45,22 @@ type Reply struct {
 // Server is a scripted chat-completions endpoint.
 type Server struct {
 	*httptest.Server
-	Latency time.Duration
+	latency time.Duration
 	calls   atomic.Int64
 	script  func(Request) Reply
 }
 
 // New starts a server answering with script. Close it when done.
-func New(script func(Request) Reply) *Server {
-	s := &Server{script: script}
+func New(script func(Request) Reply) *Server { return NewSlow(0, script) }
+
+// NewSlow starts a server that answers each request after latency.
+func NewSlow(latency time.Duration, script func(Request) Reply) *Server {
+	s := &Server{script: script, latency: latency}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
 }
 
-// URL returns the base URL to give an OpenAI client.
+// BaseURL returns the base URL to give an OpenAI client.
 func (s *Server) BaseURL() string { return s.Server.URL + "/v1" }
 
 // Calls returns the number of chat requests answered so far.
@@ -77,8 +80,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.calls.Add(1)
-	if s.Latency > 0 {
-		time.Sleep(s.Latency)
+	if s.latency > 0 {
+		time.Sleep(s.latency)
 	}
 	req := Request{Messages: body.Messages, Step: step(body.Messages)}
 	for _, t := range body.Tools {
