@@ -205,3 +205,30 @@ func TestRunBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCodeOnly: Code-Dev skips the reproduction and grades the Code Development leaves
+// of the final snapshot.
+func TestRunCodeOnly(t *testing.T) {
+	srv := agenttest.New(agenttest.Replicator(0))
+	defer srv.Close()
+	out := t.TempDir()
+	if msg, err := runCLI(t, runArgs(srv, out, "--code-only", "--seeds", "1", "--judge", "random")...); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	dir := filepath.Join(out, "g", "tiny-paper", "1")
+	if _, err := os.Stat(filepath.Join(dir, reproductionDir)); !os.IsNotExist(err) {
+		t.Errorf("Code-Dev ran a reproduction: %v", err)
+	}
+	var g gradeResult
+	b, _ := os.ReadFile(filepath.Join(dir, gradeFile))
+	json.Unmarshal(b, &g)
+	var jo judgeOutput
+	json.Unmarshal(g.PaperBenchResult.JudgeOutput, &jo)
+	if !g.PaperBenchResult.SkippedReproduction || !g.PaperBenchResult.CodeOnly || jo.NumLeaves != 1 || jo.JudgeType != "random" {
+		t.Errorf("grade.json %s", b)
+	}
+	events, err := agent.ReadTranscript(filepath.Join(dir, "rollout", agent.TranscriptFile))
+	if err != nil || !strings.Contains(events[2].Message.Content, "Code-Dev") {
+		t.Errorf("the agent was not given the Code-Dev instructions: %v", err)
+	}
+}
