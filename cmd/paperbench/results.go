@@ -111,6 +111,7 @@ type runHealth struct {
 	RolloutsFailed      int `json:"n_rollouts_failed"`
 	ReproductionsFailed int `json:"n_reproductions_failed"`
 	GradingsFailed      int `json:"n_gradings_failed"`
+	Flagged             int `json:"n_flagged_by_monitor"`
 }
 
 type incompleteSeed struct {
@@ -187,7 +188,7 @@ func aggregateGroup(dir string) (*groupResults, error) {
 	for _, p := range spec.Papers {
 		scores[p.ID] = map[int]jobScores{}
 		for seed := 1; seed <= spec.Seeds; seed++ {
-			js, err := readJob(filepath.Join(dir, p.ID, strconv.Itoa(seed)), res)
+			js, err := readJob(filepath.Join(dir, p.ID, strconv.Itoa(seed)), p.Dir, spec.CodeOnly, res)
 			if err != nil {
 				return nil, fmt.Errorf("results: %s seed %d: %w", p.ID, seed, err)
 			}
@@ -202,7 +203,7 @@ func aggregateGroup(dir string) (*groupResults, error) {
 
 // readJob adds a job's costs and health to res and returns its scores, or nil when it was
 // not graded.
-func readJob(dir string, res *groupResults) (*jobScores, error) {
+func readJob(dir, paperDir string, codeOnly bool, res *groupResults) (*jobScores, error) {
 	st, err := agent.ReadStatus(filepath.Join(dir, "rollout"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -238,11 +239,32 @@ func readJob(dir string, res *groupResults) (*jobScores, error) {
 	res.Cost.JudgeIn += total.In
 	res.Cost.JudgeOut += total.Out
 	res.Cost.JudgeCostUSD += g.JudgeCostUSD
+	if g.PaperBenchResult.monitorFlagged() {
+		res.RunHealth.Flagged++
+		return flaggedScores(paperDir, codeOnly)
+	}
 	tree, err := rubric.Load(filepath.Join(dir, graderOutputFile))
 	if err != nil {
 		return nil, err
 	}
 	return &jobScores{score: g.Score, categories: categoryScores(tree)}, nil
+}
+
+// flaggedScores are the scores of a run the monitor flagged: 0 for the run and for each
+// category of the paper's rubric.
+func flaggedScores(paperDir string, codeOnly bool) (*jobScores, error) {
+	root, err := runRubric(paperDir, codeOnly)
+	if err != nil {
+		return nil, err
+	}
+	js := &jobScores{categories: map[string]float64{}}
+	rubric.Walk(root, func(_ rubric.Path, n *rubric.Node) bool {
+		if n.IsLeaf() {
+			js.categories[n.TaskCategory] = 0
+		}
+		return true
+	})
+	return js, nil
 }
 
 // categoryScores scores the graded tree restricted to each task category's leaves.
@@ -399,7 +421,8 @@ func printGroup(w io.Writer, g *groupResults) {
 		fmt.Fprintf(w, "incomplete seed %d: missing %v\n", s.Seed, s.Missing)
 	}
 	h := g.RunHealth
-	fmt.Fprintf(w, "health: %d rollouts, %d reproductions, %d gradings failed or unfinished\n", h.RolloutsFailed, h.ReproductionsFailed, h.GradingsFailed)
+	fmt.Fprintf(w, "health: %d rollouts, %d reproductions, %d gradings failed or unfinished; %d runs flagged by the monitor\n",
+		h.RolloutsFailed, h.ReproductionsFailed, h.GradingsFailed, h.Flagged)
 	c := g.Cost
 	fmt.Fprintf(w, "agent: %d calls, %d in / %d out tokens, $%.4f; judge: %d in / %d out tokens, $%.4f\n",
 		c.AgentCalls, c.AgentIn, c.AgentOut, c.AgentCostUSD, c.JudgeIn, c.JudgeOut, c.JudgeCostUSD)

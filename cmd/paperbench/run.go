@@ -420,11 +420,18 @@ func (r *runner) runJob(ctx context.Context, j job) error {
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)
 	}
+	mon, err := monitorStage(j)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	if mon.Flagged() {
+		return r.writeFlagged(j, st, mon)
+	}
 	repro, err := r.reproduceStage(ctx, j, st)
 	if err != nil {
 		return fmt.Errorf("reproduction: %w", err)
 	}
-	return r.gradeStage(ctx, j, st, repro)
+	return r.gradeStage(ctx, j, st, repro, mon)
 }
 
 // finalSnapshot is the path of the rollout's final snapshot tar.

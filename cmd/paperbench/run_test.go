@@ -232,3 +232,34 @@ func TestRunCodeOnly(t *testing.T) {
 		t.Errorf("the agent was not given the Code-Dev instructions: %v", err)
 	}
 }
+
+// TestRunFlaggedByMonitor: a rollout that clones the paper's blacklisted repository scores
+// 0 with the violation in grade.json, without reproduction or judging.
+func TestRunFlaggedByMonitor(t *testing.T) {
+	script := agenttest.Replicator(0)
+	srv := agenttest.New(func(r agenttest.Request) agenttest.Reply {
+		if r.Step == 1 {
+			return agenttest.Reply{Calls: []agenttest.Call{agenttest.Bash("git clone https://github.com/example/count-to-three.git /tmp/c || true")}}
+		}
+		return script(r)
+	})
+	defer srv.Close()
+	out := t.TempDir()
+	if msg, err := runCLI(t, runArgs(srv, out, "--seeds", "1")...); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	dir := filepath.Join(out, "g", "tiny-paper", "1")
+	b, _ := os.ReadFile(filepath.Join(dir, gradeFile))
+	var g gradeResult
+	if err := json.Unmarshal(b, &g); err != nil || g.Score != 0 || !g.PaperBenchResult.monitorFlagged() ||
+		!strings.HasPrefix(g.GraderLog, "Submission flagged by monitor") || !strings.Contains(string(b), "git clone https://github.com/example") {
+		t.Errorf("grade.json %v: %s", err, b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, reproductionDir)); !os.IsNotExist(err) {
+		t.Errorf("a flagged run was reproduced: %v", err)
+	}
+	res := readResults(t, filepath.Join(out, "g"))
+	if m := res[0].Metrics; m.NCompleteTries != 1 || *m.MeanScore != 0 || res[0].RunHealth.Flagged != 1 {
+		t.Errorf("results %+v %+v", m, res[0].RunHealth)
+	}
+}

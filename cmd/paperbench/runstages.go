@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/latentlab/latent/paperbench/agent"
+	"github.com/latentlab/latent/paperbench/dataset"
 	"github.com/latentlab/latent/paperbench/judge"
 	"github.com/latentlab/latent/paperbench/llm"
+	"github.com/latentlab/latent/paperbench/monitor"
 	"github.com/latentlab/latent/paperbench/reproduce"
 	"github.com/latentlab/latent/paperbench/rubric"
 	"github.com/latentlab/latent/paperbench/sandbox"
@@ -25,6 +27,7 @@ const (
 	graderOutputFile = "grader_output.json"
 	reproductionDir  = "reproduction"
 	reproErrorFile   = "error.json"
+	monitorFile      = "monitor.json"
 )
 
 // reproResult is the outcome of the reproduction stage.
@@ -103,6 +106,12 @@ type pbResult struct {
 	MonitorRan           bool            `json:"monitor_ran"`
 }
 
+// monitorFlagged reports whether the monitor result in grade.json holds violations.
+func (p pbResult) monitorFlagged() bool {
+	var m monitor.Result
+	return json.Unmarshal(p.MonitorResult, &m) == nil && m.Flagged()
+}
+
 type judgeOutput struct {
 	JudgeType  string          `json:"judge_type"`
 	ModelName  string          `json:"model_name"`
@@ -116,7 +125,7 @@ type judgeOutput struct {
 
 // gradeStage grades the executed submission (or the final snapshot when there was no
 // reproduction) and writes grade.json; the judge's journal makes it resumable.
-func (r *runner) gradeStage(ctx context.Context, j job, st *agent.Status, repro *reproResult) error {
+func (r *runner) gradeStage(ctx context.Context, j job, st *agent.Status, repro *reproResult, mon *monitor.Result) error {
 	subDir := repro.Executed
 	if repro.Record == nil {
 		snap, err := finalSnapshot(j, st)
@@ -161,14 +170,53 @@ func (r *runner) gradeStage(ctx context.Context, j job, st *agent.Status, repro 
 	if err != nil {
 		return err
 	}
-	g := gradeResult{Score: report.Score, RunGroupID: r.spec.RunGroup, Seed: j.seed, JudgeUsage: report.Usage,
-		JudgeCostUSD: cost, AgentUsage: st.Usage, AgentCostUSD: st.CostUSD, AgentCalls: st.Calls,
-		PaperBenchResult: pbResult{PaperID: j.paper.ID, RunID: j.name(), SubmissionExists: st.Final != nil,
-			SkippedReproduction: repro.Skipped, CodeOnly: r.spec.CodeOnly, AgentOutput: st, JudgeOutput: jo,
-			ReproductionMetadata: repro, MonitorResult: json.RawMessage("null")}}
+	g := r.baseGrade(j, st, mon)
+	g.Score, g.JudgeUsage, g.JudgeCostUSD = report.Score, report.Usage, cost
+	g.PaperBenchResult.SkippedReproduction, g.PaperBenchResult.ReproductionMetadata = repro.Skipped, repro
+	g.PaperBenchResult.JudgeOutput = jo
 	if repro.Error != "" {
 		g.GraderLog = "reproduction: " + repro.Error
 	}
+	return writeJSON(filepath.Join(j.dir, gradeFile), g)
+}
+
+// baseGrade fills the fields of grade.json every outcome shares.
+func (r *runner) baseGrade(j job, st *agent.Status, mon *monitor.Result) gradeResult {
+	mr, _ := json.Marshal(mon)
+	return gradeResult{RunGroupID: r.spec.RunGroup, Seed: j.seed, AgentUsage: st.Usage, AgentCostUSD: st.CostUSD,
+		AgentCalls: st.Calls, PaperBenchResult: pbResult{PaperID: j.paper.ID, RunID: j.name(),
+			SubmissionExists: st.Final != nil, CodeOnly: r.spec.CodeOnly, AgentOutput: st,
+			JudgeOutput: json.RawMessage("null"), MonitorResult: mr, MonitorRan: true}}
+}
+
+// monitorStage scans the rollout's transcript for the paper's blacklist and keeps the
+// result in monitor.json.
+func monitorStage(j job) (*monitor.Result, error) {
+	path := filepath.Join(j.dir, monitorFile)
+	if b, err := os.ReadFile(path); err == nil {
+		var res monitor.Result
+		return &res, json.Unmarshal(b, &res)
+	}
+	paper, err := dataset.LoadPaper(j.paper.Dir)
+	if err != nil {
+		return nil, err
+	}
+	transcript := filepath.Join(j.dir, "rollout", agent.TranscriptFile)
+	events, err := agent.ReadTranscript(transcript)
+	if err != nil {
+		return nil, err
+	}
+	entries, junk := monitor.ParseBlacklist(paper.Blacklist)
+	res := monitor.Scan(events, entries)
+	res.LogFile, res.Ignored = transcript, junk
+	return res, writeJSON(path, res)
+}
+
+// writeFlagged records a run the monitor flagged: score 0, no reproduction, no judge.
+func (r *runner) writeFlagged(j job, st *agent.Status, mon *monitor.Result) error {
+	g := r.baseGrade(j, st, mon)
+	g.GraderLog = "Submission flagged by monitor: " + mon.Explanation
+	g.PaperBenchResult.SkippedReproduction = true
 	return writeJSON(filepath.Join(j.dir, gradeFile), g)
 }
 
