@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/latentlab/latent/paperbench/agent"
@@ -61,6 +62,8 @@ func init() {
 	f.Int("max-steps", 0, "step limit of each rollout (0: none)")
 	f.Duration("tool-timeout", agent.DefaultConfig.ToolTimeout, "limit of one tool call")
 	f.Bool("code-only", false, "PaperBench Code-Dev: Code-Dev instructions, no reproduction, Code Development leaves only")
+	f.Bool("resources-provided", false, "give Dataset and Model Acquisition leaves weight 0")
+	f.Duration("snapshot-every", agent.DefaultConfig.SnapshotEvery, "working time between snapshots of /home/submission")
 	f.String("judge", "simple", "judge: simple, dummy or random")
 	f.String("judge-model", "o3-mini-2025-01-31", "judge model")
 	f.String("judge-base-url", "", "judge endpoint (default: OPENAI_BASE_URL, else OpenAI)")
@@ -82,19 +85,20 @@ const runFile = "run.json"
 
 // groupSpec is run.json.
 type groupSpec struct {
-	Layout     int          `json:"layout"`
-	RunGroup   string       `json:"run_group_id"`
-	Papers     []paperEntry `json:"papers"`
-	Seeds      int          `json:"seeds"`
-	Agent      string       `json:"agent"`
-	Model      string       `json:"model"`
-	Judge      string       `json:"judge"`
-	JudgeModel string       `json:"judge_model"`
-	CodeOnly   bool         `json:"code_only"`
-	TimeLimitS float64      `json:"time_limit_s"`
-	MaxSteps   int          `json:"max_steps"`
-	Sandbox    string       `json:"sandbox"`
-	Created    time.Time    `json:"created_at"`
+	Layout            int          `json:"layout"`
+	RunGroup          string       `json:"run_group_id"`
+	Papers            []paperEntry `json:"papers"`
+	Seeds             int          `json:"seeds"`
+	Agent             string       `json:"agent"`
+	Model             string       `json:"model"`
+	Judge             string       `json:"judge"`
+	JudgeModel        string       `json:"judge_model"`
+	CodeOnly          bool         `json:"code_only"`
+	ResourcesProvided bool         `json:"resources_provided"`
+	TimeLimitS        float64      `json:"time_limit_s"`
+	MaxSteps          int          `json:"max_steps"`
+	Sandbox           string       `json:"sandbox"`
+	Created           time.Time    `json:"created_at"`
 }
 
 type paperEntry struct {
@@ -163,6 +167,7 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	s.Judge, _ = f.GetString("judge")
 	s.JudgeModel, _ = f.GetString("judge-model")
 	s.CodeOnly, _ = f.GetBool("code-only")
+	s.ResourcesProvided, _ = f.GetBool("resources-provided")
 	limit, _ := f.GetDuration("time-limit")
 	s.TimeLimitS = limit.Seconds()
 	s.MaxSteps, _ = f.GetInt("max-steps")
@@ -326,6 +331,7 @@ type runner struct {
 		retries int
 	}
 	concurrency int
+	stageDone   func(stage string) // called as each stage of a job finishes
 }
 
 func newRunner(cmd *cobra.Command, spec groupSpec, groupDir string) (*runner, error) {
@@ -348,9 +354,10 @@ func newRunner(cmd *cobra.Command, spec groupSpec, groupDir string) (*runner, er
 	key, _ := f.GetString("api-key")
 	r.agentClient = llm.New(llm.Config{BaseURL: baseURL, APIKey: key, Model: spec.Model})
 	toolTimeout, _ := f.GetDuration("tool-timeout")
+	snapshotEvery, _ := f.GetDuration("snapshot-every")
 	r.agentCfg = agent.Config{Kind: agent.Kind(spec.Agent), Client: r.agentClient, Model: spec.Model, Provider: p,
 		CodeOnly: spec.CodeOnly, TimeLimit: time.Duration(spec.TimeLimitS * float64(time.Second)),
-		MaxSteps: spec.MaxSteps, ToolTimeout: toolTimeout}
+		MaxSteps: spec.MaxSteps, ToolTimeout: toolTimeout, SnapshotEvery: snapshotEvery}
 	r.judge = judgeSettings{Name: spec.Judge, Model: spec.JudgeModel, ReasoningEffort: "auto", MaxPriorNodes: -1,
 		PriceIn: -1, PriceOut: -1, CodeOnly: spec.CodeOnly, RequestTimeout: llm.DefaultConfig.RequestTimeout,
 		MaxRetries: llm.DefaultConfig.MaxRetries}
@@ -370,30 +377,40 @@ func newRunner(cmd *cobra.Command, spec groupSpec, groupDir string) (*runner, er
 	return r, nil
 }
 
-// runAll runs the jobs, concurrency at a time, printing progress, and returns how many
-// failed.
+// runAll runs the jobs, concurrency at a time, with a progress bar over their stages, and
+// returns how many failed.
 func (r *runner) runAll(ctx context.Context, log io.Writer) int {
+	stages := 4 // rollout, monitor, reproduction, grading
+	if r.spec.CodeOnly {
+		stages = 3
+	}
+	bar := progressbar.NewOptions(len(r.jobs)*stages, progressbar.OptionSetWriter(log),
+		progressbar.OptionSetDescription("stages"), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(500*time.Millisecond),
+		progressbar.OptionSetWidth(20))
 	var mu sync.Mutex
-	done, failed := 0, 0
-	report := func(j job, err error) {
+	failed := 0
+	r.stageDone = func(string) {
 		mu.Lock()
-		defer mu.Unlock()
-		done++
-		if err != nil && ctx.Err() == nil {
-			failed++
-			fmt.Fprintf(log, "[%d/%d] %s: failed: %v\n", done, len(r.jobs), j.name(), err)
+		bar.Add(1)
+		mu.Unlock()
+	}
+	report := func(j job, err error) {
+		if err == nil || ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			fmt.Fprintf(log, "[%d/%d] %s: graded\n", done, len(r.jobs), j.name())
-		}
+		mu.Lock()
+		defer mu.Unlock()
+		failed++
+		bar.Clear()
+		fmt.Fprintf(log, "%s: failed: %v\n", j.name(), err)
 	}
 	work := make(chan job)
 	var wg sync.WaitGroup
 	for range min(r.concurrency, len(r.jobs)) {
 		wg.Go(func() {
 			for j := range work {
-				report(j, r.runJob(ctx, j))
+				report(j, r.runJob(ctx, j, stages))
 			}
 		})
 	}
@@ -405,12 +422,17 @@ func (r *runner) runAll(ctx context.Context, log io.Writer) int {
 	}
 	close(work)
 	wg.Wait()
+	bar.Finish()
+	fmt.Fprintln(log)
 	return failed
 }
 
 // runJob runs the stages of one job that have not finished.
-func (r *runner) runJob(ctx context.Context, j job) error {
+func (r *runner) runJob(ctx context.Context, j job, stages int) error {
 	if _, err := os.Stat(filepath.Join(j.dir, gradeFile)); err == nil {
+		for range stages {
+			r.stageDone("done before")
+		}
 		return nil
 	}
 	cfg := r.agentCfg
@@ -420,18 +442,30 @@ func (r *runner) runJob(ctx context.Context, j job) error {
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)
 	}
+	r.stageDone("rollout")
 	mon, err := monitorStage(j)
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
+	r.stageDone("monitor")
 	if mon.Flagged() {
+		for range stages - 2 {
+			r.stageDone("skipped")
+		}
 		return r.writeFlagged(j, st, mon)
 	}
 	repro, err := r.reproduceStage(ctx, j, st)
 	if err != nil {
 		return fmt.Errorf("reproduction: %w", err)
 	}
-	return r.gradeStage(ctx, j, st, repro, mon)
+	if !r.spec.CodeOnly {
+		r.stageDone("reproduction")
+	}
+	if err := r.gradeStage(ctx, j, st, repro, mon); err != nil {
+		return err
+	}
+	r.stageDone("grading")
+	return nil
 }
 
 // finalSnapshot is the path of the rollout's final snapshot tar.

@@ -141,6 +141,9 @@ func (r *runner) gradeStage(ctx context.Context, j job, st *agent.Status, repro 
 	if err != nil {
 		return err
 	}
+	if r.spec.ResourcesProvided {
+		root = rubric.ResourcesProvided(root)
+	}
 	sub, err := submission.Open(subDir)
 	if err != nil {
 		return err
@@ -185,7 +188,7 @@ func (r *runner) baseGrade(j job, st *agent.Status, mon *monitor.Result) gradeRe
 	mr, _ := json.Marshal(mon)
 	return gradeResult{RunGroupID: r.spec.RunGroup, Seed: j.seed, AgentUsage: st.Usage, AgentCostUSD: st.CostUSD,
 		AgentCalls: st.Calls, PaperBenchResult: pbResult{PaperID: j.paper.ID, RunID: j.name(),
-			SubmissionExists: st.Final != nil, CodeOnly: r.spec.CodeOnly, AgentOutput: st,
+			SubmissionExists: st.Final != nil, CodeOnly: r.spec.CodeOnly, ResourcesProvided: r.spec.ResourcesProvided, AgentOutput: st,
 			JudgeOutput: json.RawMessage("null"), MonitorResult: mr, MonitorRan: true}}
 }
 

@@ -121,6 +121,10 @@ func (r *rollout) run(ctx context.Context, rp replayed, resumed bool) error {
 	if err := r.begin(info, rp, resumed, instr); err != nil {
 		return err
 	}
+	r.status.Status, r.status.Steps, r.status.WorkingS = "running", r.step, r.clock.elapsed().Seconds()
+	if err := writeStatus(r.cfg.Dir, &r.status); err != nil {
+		return err
+	}
 	reason, err := r.loop(ctx, rp)
 	if err != nil {
 		return err
