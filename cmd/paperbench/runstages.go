@@ -149,7 +149,9 @@ func (r *runner) gradeStage(ctx context.Context, j job, st *agent.Status, repro 
 		return err
 	}
 	defer sub.Close()
-	grader, prices, err := newGrader(r.judge, j.paper.Dir, sub)
+	settings := r.judge
+	settings.Seed = uint64(j.seed) // the random judge draws differently per seed
+	grader, prices, err := newGrader(settings, j.paper.Dir, sub)
 	if err != nil {
 		return err
 	}
