@@ -82,7 +82,6 @@ type StartInfo struct {
 // EndInfo closes a rollout.
 type EndInfo struct {
 	Reason string `json:"reason"` // submitted, time_limit, max_steps
-	Note   string `json:"note,omitempty"`
 }
 
 // transcript appends events to a JSONL file, each one synced to disk before the call
