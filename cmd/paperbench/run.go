@@ -70,6 +70,7 @@ func init() {
 	f.String("judge-api-key", "", "judge API key (default: GRADER_OPENAI_API_KEY, else OPENAI_API_KEY)")
 	f.Int("judge-concurrency", 20, "judge requests in flight per grading")
 	f.String("sandbox", "local", "sandbox backend: local")
+	f.String("agent-network", "none", "network of the agent's sandbox: none or full (reproduction always runs without)")
 	f.String("sandbox-dir", "", "local backend: folder of the sandboxes (default: OUT/.sandboxes)")
 	f.Duration("reproduce-timeout", 12*time.Hour, "limit of one reproduction attempt")
 	f.Int("reproduce-retries", 1, "extra reproduction attempts after a failed one")
@@ -98,6 +99,7 @@ type groupSpec struct {
 	TimeLimitS        float64      `json:"time_limit_s"`
 	MaxSteps          int          `json:"max_steps"`
 	Sandbox           string       `json:"sandbox"`
+	AgentNetwork      string       `json:"agent_network"`
 	Created           time.Time    `json:"created_at"`
 }
 
@@ -172,6 +174,10 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	s.TimeLimitS = limit.Seconds()
 	s.MaxSteps, _ = f.GetInt("max-steps")
 	s.Sandbox, _ = f.GetString("sandbox")
+	s.AgentNetwork, _ = f.GetString("agent-network")
+	if s.AgentNetwork != string(sandbox.NetworkNone) && s.AgentNetwork != string(sandbox.NetworkFull) {
+		return s, fmt.Errorf("run: --agent-network must be none or full, not %q", s.AgentNetwork)
+	}
 	var err error
 	s.Papers, err = resolvePapers(cmd)
 	return s, err
@@ -437,7 +443,7 @@ func (r *runner) runJob(ctx context.Context, j job, stages int) error {
 	}
 	cfg := r.agentCfg
 	cfg.Paper, cfg.Dir = j.paper.Dir, filepath.Join(j.dir, "rollout")
-	cfg.Spec = sandbox.Spec{Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID, "seed": strconv.Itoa(j.seed)}}
+	cfg.Spec = sandbox.Spec{Network: sandbox.Network(r.spec.AgentNetwork), Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID, "seed": strconv.Itoa(j.seed)}}
 	st, err := agent.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)
