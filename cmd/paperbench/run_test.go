@@ -94,7 +94,7 @@ func TestRunEndToEnd(t *testing.T) {
 // record was made once; the calls made but not recorded are at most one per kill and
 // rollout in flight (answers lost with the process).
 func TestRunKilledAndResumed(t *testing.T) {
-	const pad = 60
+	const pad = 150 // long enough that 5 kills of at most 400 ms each come before the end
 	srv := agenttest.NewSlow(20*time.Millisecond, agenttest.Replicator(pad))
 	defer srv.Close()
 	out := t.TempDir()
