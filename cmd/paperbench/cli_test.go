@@ -18,7 +18,14 @@ import (
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	for _, c := range rootCmd.Commands() {
-		c.Flags().VisitAll(func(f *pflag.Flag) { f.Value.Set(f.DefValue); f.Changed = false })
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				sv.Replace(nil)
+			} else {
+				f.Value.Set(f.DefValue)
+			}
+			f.Changed = false
+		})
 	}
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)

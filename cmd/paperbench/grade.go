@@ -173,18 +173,56 @@ func gradeRubric(cmd *cobra.Command) (*rubric.Node, error) {
 	return root, nil
 }
 
+// judgeSettings are the judge's options, from the grade command's flags or the run
+// command's --judge-* flags.
+type judgeSettings struct {
+	Name, Model, ParseModel, BaseURL, APIKey, ReasoningEffort string
+	Concurrency, MaxRetries, MaxPriorNodes, ContextWindow     int
+	RequestTimeout                                            time.Duration
+	PriceIn, PriceOut                                         float64
+	Seed                                                      uint64
+	CodeOnly                                                  bool
+}
+
+// gradeJudgeSettings reads the grade command's judge flags.
+func gradeJudgeSettings(cmd *cobra.Command) judgeSettings {
+	f := cmd.Flags()
+	var s judgeSettings
+	s.Name, _ = f.GetString("judge")
+	s.Model, _ = f.GetString("model")
+	s.ParseModel, _ = f.GetString("parse-model")
+	s.BaseURL, _ = f.GetString("base-url")
+	s.APIKey, _ = f.GetString("api-key")
+	s.ReasoningEffort, _ = f.GetString("reasoning-effort")
+	s.Concurrency, _ = f.GetInt("concurrency")
+	s.MaxRetries, _ = f.GetInt("max-retries")
+	s.MaxPriorNodes, _ = f.GetInt("max-prior-nodes")
+	s.ContextWindow, _ = f.GetInt("context-window")
+	s.RequestTimeout, _ = f.GetDuration("request-timeout")
+	s.PriceIn, _ = f.GetFloat64("price-in")
+	s.PriceOut, _ = f.GetFloat64("price-out")
+	s.Seed, _ = f.GetUint64("seed")
+	s.CodeOnly, _ = f.GetBool("code-only")
+	return s
+}
+
 // makeGrader builds the judge named by --judge and the prices of its models.
 func makeGrader(cmd *cobra.Command, sub *submission.Dir) (judge.Grader, map[string]judge.Price, error) {
-	f := cmd.Flags()
-	name, _ := f.GetString("judge")
-	switch name {
+	paperDir, _ := cmd.Flags().GetString("paper")
+	return newGrader(gradeJudgeSettings(cmd), paperDir, sub)
+}
+
+// newGrader builds the judge s names for the paper folder and the submission.
+func newGrader(s judgeSettings, paperDir string, sub *submission.Dir) (judge.Grader, map[string]judge.Price, error) {
+	switch s.Name {
 	case "dummy":
 		return judge.Dummy{}, judge.DefaultPrices, nil
 	case "random":
-		seed, _ := f.GetUint64("seed")
-		return judge.Random{Seed: seed}, judge.DefaultPrices, nil
+		return judge.Random{Seed: s.Seed}, judge.DefaultPrices, nil
+	case "simple":
+	default:
+		return nil, nil, fmt.Errorf("grade: unknown judge %q (want simple, dummy or random)", s.Name)
 	}
-	paperDir, _ := f.GetString("paper")
 	if paperDir == "" {
 		return nil, nil, errors.New("grade: the simple judge needs --paper (it reads paper.md)")
 	}
@@ -204,22 +242,19 @@ func makeGrader(cmd *cobra.Command, sub *submission.Dir) (judge.Grader, map[stri
 	if err != nil {
 		return nil, nil, err
 	}
-	client, model := judgeClient(cmd)
-	prices := judgePrices(cmd, model)
-	parseModel, _ := f.GetString("parse-model")
-	maxPrior, _ := f.GetInt("max-prior-nodes")
+	client := judgeClient(s)
+	prices := judgePrices(s)
+	maxPrior := s.MaxPriorNodes
 	if maxPrior < 0 {
 		maxPrior = 0
 		if paper.ID == "pinn" {
 			maxPrior = 5
 		}
 	}
-	contextWindow, _ := f.GetInt("context-window")
-	codeOnly, _ := f.GetBool("code-only")
 	simple, err := judge.NewSimple(judge.SimpleConfig{
-		Client: client, ParseModel: parseModel, Paper: string(paperText), Addendum: addendum,
-		JudgeAddendum: judgeAddendum, Submission: sub, CodeOnly: codeOnly, MaxPriorNodes: maxPrior,
-		ContextWindow: contextWindow, Prices: prices,
+		Client: client, ParseModel: s.ParseModel, Paper: string(paperText), Addendum: addendum,
+		JudgeAddendum: judgeAddendum, Submission: sub, CodeOnly: s.CodeOnly, MaxPriorNodes: maxPrior,
+		ContextWindow: s.ContextWindow, Prices: prices,
 	})
 	return simple, prices, err
 }
@@ -233,52 +268,45 @@ func optionalPaperFile(p *dataset.Paper, name string) (string, error) {
 	return string(data), err
 }
 
-// judgeClient builds the endpoint client from the flags and the environment.
-func judgeClient(cmd *cobra.Command) (*llm.Client, string) {
-	f := cmd.Flags()
-	model, _ := f.GetString("model")
-	baseURL, _ := f.GetString("base-url")
-	key, _ := f.GetString("api-key")
+// judgeClient builds the endpoint client from the settings and the environment.
+func judgeClient(s judgeSettings) *llm.Client {
+	key := s.APIKey
 	if key == "" {
 		key = os.Getenv("GRADER_OPENAI_API_KEY")
 	}
-	effort, _ := f.GetString("reasoning-effort")
+	effort := s.ReasoningEffort
 	switch effort {
 	case "none":
 		effort = ""
 	case "auto":
 		effort = ""
-		if len(model) > 1 && model[0] == 'o' && model[1] >= '1' && model[1] <= '9' {
+		if len(s.Model) > 1 && s.Model[0] == 'o' && s.Model[1] >= '1' && s.Model[1] <= '9' {
 			effort = "high" // the official judge: o3-mini with reasoning_effort high
 		}
 	}
-	concurrency, _ := f.GetInt("concurrency")
-	retries, _ := f.GetInt("max-retries")
+	retries := s.MaxRetries
 	if retries == 0 {
 		retries = -1 // llm.Config reads 0 as the default
 	}
-	timeout, _ := f.GetDuration("request-timeout")
-	return llm.New(llm.Config{BaseURL: baseURL, APIKey: key, Model: model, ReasoningEffort: effort,
-		MaxRetries: retries, RequestTimeout: timeout, MaxConns: concurrency, MaxConcurrent: concurrency}), model
+	return llm.New(llm.Config{BaseURL: s.BaseURL, APIKey: key, Model: s.Model, ReasoningEffort: effort,
+		MaxRetries: retries, RequestTimeout: s.RequestTimeout, MaxConns: s.Concurrency, MaxConcurrent: s.Concurrency})
 }
 
-// judgePrices returns the price table with --price-in/--price-out applied to model.
-func judgePrices(cmd *cobra.Command, model string) map[string]judge.Price {
-	f := cmd.Flags()
-	in, _ := f.GetFloat64("price-in")
-	outPrice, _ := f.GetFloat64("price-out")
-	if in < 0 && outPrice < 0 {
+// judgePrices returns the price table with the price settings (negative: unset) applied
+// to the judge model.
+func judgePrices(s judgeSettings) map[string]judge.Price {
+	if s.PriceIn < 0 && s.PriceOut < 0 {
 		return judge.DefaultPrices
 	}
 	prices := maps.Clone(judge.DefaultPrices)
-	p, _ := judge.PriceOf(prices, model)
-	if in >= 0 {
-		p.In = in
+	p, _ := judge.PriceOf(prices, s.Model)
+	if s.PriceIn >= 0 {
+		p.In = s.PriceIn
 	}
-	if outPrice >= 0 {
-		p.Out = outPrice
+	if s.PriceOut >= 0 {
+		p.Out = s.PriceOut
 	}
-	prices[model] = p
+	prices[s.Model] = p
 	return prices
 }
 

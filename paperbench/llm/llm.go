@@ -3,11 +3,14 @@
 // it retries with exponential backoff and jitter on rate limits (429, honouring
 // Retry-After), server errors (5xx), timeouts, broken connections and unreadable bodies;
 // it asks for structured output (a JSON schema) and falls back to plain text, once and for
-// all, on a server that rejects it; and it reports the token usage of every call.
+// all, on a server that rejects it; it offers tools (function calling) and returns the
+// calls the model makes; and it reports the token usage of every call and the time spent
+// waiting between retries.
 package llm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,10 +60,38 @@ const (
 	Assistant = "assistant"
 )
 
-// Message is one chat message.
+// Tool is the role of a message that answers a tool call.
+const Tool = "tool"
+
+// Message is one chat message. An assistant message may carry tool calls; a tool message
+// answers the call named by ToolCallID.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+}
+
+// ToolCall is one function call asked for by the model. Arguments is the JSON text the
+// model wrote, unchecked: it may be malformed.
+type ToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"` // "function"
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall names the function and its arguments.
+type FunctionCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolSpec offers a function to the model: its name, what it does and a JSON schema of its
+// arguments.
+type ToolSpec struct {
+	Name        string
+	Description string
+	Parameters  map[string]any
 }
 
 // Schema asks for structured output: the answer must be a JSON object matching Schema.
@@ -73,7 +104,8 @@ type Schema struct {
 type Request struct {
 	Model    string // "" for the client's default
 	Messages []Message
-	Schema   *Schema // nil for free text
+	Schema   *Schema    // nil for free text
+	Tools    []ToolSpec // functions the model may call; nil for none
 }
 
 // Usage counts the tokens of one call, as the server reported them.
@@ -84,11 +116,16 @@ type Usage struct {
 
 // Response is the answer to a [Request].
 type Response struct {
-	Content  string
-	Model    string // the model that was asked
-	Usage    Usage
-	Reported bool // whether the server reported the usage
-	Attempts int
+	Content      string
+	ToolCalls    []ToolCall
+	FinishReason string // "stop", "tool_calls", "length", ...
+	Model        string // the model that was asked
+	Usage        Usage
+	Reported     bool // whether the server reported the usage
+	Attempts     int
+	// Waited is the time spent sleeping between attempts (backoff), which a working-time
+	// clock leaves out.
+	Waited time.Duration
 }
 
 // Error is a call that failed for good: a non-retryable answer, or retries exhausted.
@@ -96,6 +133,7 @@ type Error struct {
 	Attempts int
 	Status   int // the last HTTP status, 0 when no answer came
 	Err      error
+	Waited   time.Duration // time slept between attempts
 }
 
 func (e *Error) Error() string {
@@ -168,10 +206,11 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 	}
 	var lastErr error
 	var lastStatus int
+	var waited time.Duration
 	for attempt := 0; ; attempt++ {
 		resp, status, err := c.attempt(ctx, req)
 		if err == nil {
-			resp.Attempts = attempt + 1
+			resp.Attempts, resp.Waited = attempt+1, waited
 			return resp, nil
 		}
 		if ctx.Err() != nil {
@@ -186,9 +225,11 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 			continue
 		}
 		if !retryable(status, err) || attempt >= c.cfg.MaxRetries {
-			return Response{}, &Error{Attempts: attempt + 1, Status: lastStatus, Err: lastErr}
+			return Response{}, &Error{Attempts: attempt + 1, Status: lastStatus, Err: lastErr, Waited: waited}
 		}
-		if err := c.sleep(ctx, c.backoff(attempt, err)); err != nil {
+		d := c.backoff(attempt, err)
+		waited += d
+		if err := c.sleep(ctx, d); err != nil {
 			return Response{}, err
 		}
 	}
@@ -226,20 +267,46 @@ func (c *Client) attempt(ctx context.Context, req Request) (Response, int, error
 		return Response{}, http.StatusOK, errNoChoices
 	}
 	u := completion.Usage
+	choice := completion.Choices[0]
 	return Response{
-		Content:  completion.Choices[0].Message.Content,
-		Model:    req.Model,
-		Usage:    Usage{In: u.PromptTokens, Out: u.CompletionTokens},
-		Reported: u.PromptTokens != 0 || u.CompletionTokens != 0,
+		Content:      choice.Message.Content,
+		ToolCalls:    toolCalls(choice.Message.ToolCalls),
+		FinishReason: choice.FinishReason,
+		Model:        req.Model,
+		Usage:        Usage{In: u.PromptTokens, Out: u.CompletionTokens},
+		Reported:     u.PromptTokens != 0 || u.CompletionTokens != 0,
 	}, 0, nil
+}
+
+// toolCalls converts the SDK's tool calls; calls of other kinds than function keep their
+// type and an empty function, for the caller to refuse.
+func toolCalls(in []openai.ChatCompletionMessageToolCallUnion) []ToolCall {
+	var out []ToolCall
+	for _, tc := range in {
+		out = append(out, ToolCall{ID: tc.ID, Type: cmp.Or(tc.Type, "function"),
+			Function: FunctionCall{Name: tc.Function.Name, Arguments: tc.Function.Arguments}})
+	}
+	return out
 }
 
 // chatBody is the JSON body of a chat completion request.
 type chatBody struct {
 	Model           string          `json:"model"`
 	Messages        []Message       `json:"messages"`
+	Tools           []toolBody      `json:"tools,omitempty"`
 	ReasoningEffort string          `json:"reasoning_effort,omitempty"`
 	ResponseFormat  *responseFormat `json:"response_format,omitempty"`
+}
+
+type toolBody struct {
+	Type     string       `json:"type"` // "function"
+	Function functionBody `json:"function"`
+}
+
+type functionBody struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Parameters  map[string]any `json:"parameters"`
 }
 
 type responseFormat struct {
@@ -257,6 +324,10 @@ type jsonSchema struct {
 // has rejected it.
 func (c *Client) encode(req Request) ([]byte, error) {
 	body := chatBody{Model: req.Model, Messages: req.Messages, ReasoningEffort: c.cfg.ReasoningEffort}
+	for _, t := range req.Tools {
+		body.Tools = append(body.Tools, toolBody{Type: "function",
+			Function: functionBody{Name: t.Name, Description: t.Description, Parameters: t.Parameters}})
+	}
 	if req.Schema != nil && !c.noSchema.Load() {
 		body.ResponseFormat = &responseFormat{Type: "json_schema",
 			JSONSchema: jsonSchema{Name: req.Schema.Name, Strict: true, Schema: req.Schema.Schema}}
@@ -271,6 +342,31 @@ func (c *Client) encode(req Request) ([]byte, error) {
 }
 
 var errNoChoices = errors.New("the response has no choices")
+
+// contextOverflowMarks are phrases of the errors servers give for a prompt longer than the
+// model's context (OpenAI, vLLM, llama.cpp, Anthropic-compatible proxies).
+var contextOverflowMarks = []string{"context_length_exceeded", "maximum context length", "context window",
+	"context length", "prompt is too long", "too many tokens", "exceeds the context"}
+
+// IsContextOverflow reports whether err is a refusal of a prompt too long for the model.
+func IsContextOverflow(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || (e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge) {
+		return false
+	}
+	msg := e.Err.Error()
+	var apiErr *openai.Error
+	if errors.As(e.Err, &apiErr) {
+		msg += " " + apiErr.Code + " " + apiErr.Message + " " + apiErr.RawJSON()
+	}
+	msg = strings.ToLower(msg)
+	for _, m := range contextOverflowMarks {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // retryable reports whether a failed attempt may succeed when repeated: rate limits,
 // timeouts, conflicts and server errors, and failures without an HTTP status (broken
