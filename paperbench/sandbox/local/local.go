@@ -261,8 +261,12 @@ func (s *box) limits(timeout time.Duration) []string {
 	return append(append([]string{"prlimit"}, a...), "--")
 }
 
-// Exec implements sandbox.Sandbox. The timeout kills bwrap's process group; bwrap's pid 1 then
-// dies and the kernel kills everything else in the sandbox's pid namespace.
+// Exec implements sandbox.Sandbox. The command runs under bwrap's pid-namespace init, so when
+// the command exits the init exits and the kernel kills everything it left behind (background
+// children holding the output open included). The timeout kills bwrap's process group; bwrap's
+// init then dies (--die-with-parent) and takes the namespace with it. Stdin is fed through a
+// pipe that is closed when the command ends, so a reader that never reaches EOF cannot hold
+// Exec open.
 func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecResult, error) {
 	s.mu.Lock()
 	closed := s.closed
@@ -286,23 +290,21 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if req.Stream != nil {
 		out = io.MultiWriter(capture, req.Stream)
 	}
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, req.Stdin
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdin, err := feedStdin(cmd, req.Stdin)
+	if err != nil {
+		return sandbox.ExecResult{}, err
+	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdin.started()
+	if err != nil {
+		stdin.stop()
 		return sandbox.ExecResult{}, fmt.Errorf("sandbox local: start bwrap: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var werr error
-	timedOut := false
-	select {
-	case werr = <-done:
-	case <-cctx.Done():
-		timedOut = ctx.Err() == nil
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		werr = <-done
-	}
+	werr, timedOut := wait(ctx, cctx, cmd)
+	stdin.stop()
 	res := sandbox.ExecResult{TimedOut: timedOut, Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
 	res.Output, res.Truncated = capture.Bytes()
 	if ctx.Err() != nil {
@@ -313,6 +315,56 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 		return res, fmt.Errorf("sandbox local: %w", werr)
 	}
 	return res, nil
+}
+
+// wait waits for cmd, killing its process group when cctx ends first; timedOut is true when
+// cctx ended on its own deadline rather than through the caller's ctx.
+func wait(ctx, cctx context.Context, cmd *exec.Cmd) (err error, timedOut bool) {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+		return err, false
+	case <-cctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return <-done, ctx.Err() == nil
+	}
+}
+
+// stdinPipe copies a caller's stdin into the command through an OS pipe that Exec closes when
+// the command ends. (Handing exec.Cmd a plain io.Reader would make Wait wait for that reader's
+// EOF, forever for a reader that never ends.)
+type stdinPipe struct{ r, w *os.File }
+
+func feedStdin(cmd *exec.Cmd, src io.Reader) (*stdinPipe, error) {
+	if src == nil {
+		return &stdinPipe{}, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox local: stdin pipe: %w", err)
+	}
+	cmd.Stdin = r
+	go func() {
+		io.Copy(w, src)
+		w.Close()
+	}()
+	return &stdinPipe{r: r, w: w}, nil
+}
+
+// started drops the parent's copy of the read end once the child holds its own.
+func (p *stdinPipe) started() {
+	if p.r != nil {
+		p.r.Close()
+	}
+}
+
+// stop closes the write end: a copy still blocked on the caller's reader fails on its next
+// write instead of keeping the command's stdin open.
+func (p *stdinPipe) stop() {
+	if p.w != nil {
+		p.w.Close()
+	}
 }
 
 // PutTar implements sandbox.Sandbox through archive.Extract.

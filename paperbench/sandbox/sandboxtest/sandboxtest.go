@@ -28,6 +28,8 @@ func Run(t *testing.T, p sandbox.Provider) {
 		{"exec", testExec},
 		{"exit-code", testExitCode},
 		{"timeout-kills-tree", testTimeout},
+		{"exit-ends-background", testExitEndsBackground},
+		{"stdin-never-ends", testStdinNeverEnds},
 		{"output-cap", testOutputCap},
 		{"tar-round-trip", testTar},
 		{"no-network", testNoNetwork},
@@ -84,23 +86,86 @@ func testExitCode(t *testing.T, s sandbox.Sandbox) {
 
 // testTimeout starts a detached background writer, times out, and checks the writer stopped.
 func testTimeout(t *testing.T, s sandbox.Sandbox) {
-	r := run(t, s, sandbox.ExecRequest{
+	r := runBounded(t, s, sandbox.ExecRequest{
 		Shell:   "(setsid bash -c 'while true; do date +%s%N >> /tmp/beat; sleep 0.1; done' &); sleep 60",
 		Timeout: time.Second,
 	})
 	if !r.TimedOut || r.Duration > 30*time.Second {
 		t.Fatalf("timed out %v after %v", r.TimedOut, r.Duration)
 	}
-	count := func() int {
-		r := run(t, s, sandbox.ExecRequest{Shell: "wc -l < /tmp/beat"})
-		var n int
-		fmt.Sscan(string(r.Output), &n)
-		return n
-	}
-	a := count()
+	a := beats(t, s, "/tmp/beat")
 	time.Sleep(time.Second)
-	if b := count(); a == 0 || b != a {
+	if b := beats(t, s, "/tmp/beat"); a == 0 || b != a {
 		t.Fatalf("background child survived the timeout: %d then %d heartbeats", a, b)
+	}
+}
+
+// hangLimit bounds an Exec that should return at once; past it the backend is hung (the
+// suite fails instead of blocking until the test binary's own timeout).
+const hangLimit = 2 * time.Minute
+
+// runBounded is run for a command that must end on its own or by its timeout: an Exec still
+// running after hangLimit fails the test.
+func runBounded(t *testing.T, s sandbox.Sandbox, req sandbox.ExecRequest) sandbox.ExecResult {
+	t.Helper()
+	type reply struct {
+		r   sandbox.ExecResult
+		err error
+	}
+	ch := make(chan reply, 1)
+	go func() {
+		r, err := s.Exec(context.Background(), req)
+		ch <- reply{r, err}
+	}()
+	select {
+	case rep := <-ch:
+		if rep.err != nil {
+			t.Fatalf("exec %q: %v", req.Shell, rep.err)
+		}
+		return rep.r
+	case <-time.After(hangLimit):
+		t.Fatalf("exec %q still running after %v: the command had ended", req.Shell, hangLimit)
+		return sandbox.ExecResult{}
+	}
+}
+
+// beats counts the heartbeat lines in file inside the sandbox.
+func beats(t *testing.T, s sandbox.Sandbox, file string) int {
+	r := run(t, s, sandbox.ExecRequest{Shell: "cat " + file + " 2>/dev/null | wc -l"})
+	var n int
+	fmt.Sscan(string(r.Output), &n)
+	return n
+}
+
+// testExitEndsBackground: the command exits at once, leaving a background child that holds its
+// output open; Exec must return then (not at the timeout) and the child must be gone.
+func testExitEndsBackground(t *testing.T, s sandbox.Sandbox) {
+	r := runBounded(t, s, sandbox.ExecRequest{
+		Shell:   "(while true; do echo beat >> /tmp/bg; sleep 0.1; done) & (setsid sleep 1000 &); echo started",
+		Timeout: time.Minute,
+	})
+	if r.TimedOut || r.ExitCode != 0 || string(r.Output) != "started\n" {
+		t.Fatalf("exec waited for its background child: timed out %v exit %d output %q after %v", r.TimedOut, r.ExitCode, r.Output, r.Duration)
+	}
+	a := beats(t, s, "/tmp/bg")
+	time.Sleep(time.Second)
+	if b := beats(t, s, "/tmp/bg"); b != a {
+		t.Fatalf("background child outlived its command: %d then %d heartbeats", a, b)
+	}
+}
+
+// testStdinNeverEnds: a stdin that never reaches EOF must hold neither a command that ignores
+// it nor one killed by its timeout.
+func testStdinNeverEnds(t *testing.T, s sandbox.Sandbox) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	r := runBounded(t, s, sandbox.ExecRequest{Shell: "echo hi", Stdin: pr, Timeout: time.Minute})
+	if r.TimedOut || string(r.Output) != "hi\n" {
+		t.Fatalf("ended command held by stdin: timed out %v output %q", r.TimedOut, r.Output)
+	}
+	r = runBounded(t, s, sandbox.ExecRequest{Shell: "sleep 1000", Stdin: pr, Timeout: time.Second})
+	if !r.TimedOut {
+		t.Fatalf("timeout with an open stdin: timed out %v exit %d", r.TimedOut, r.ExitCode)
 	}
 }
 
