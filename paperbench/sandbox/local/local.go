@@ -70,33 +70,40 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandb
 		return nil, fmt.Errorf("sandbox local: %w", err)
 	}
 	s := &box{p: p, spec: spec, dir: dir, id: filepath.Base(dir)}
+	s.cg = newCgroups(s.id, spec)
+	if err := writeJSON(dir, "cgroups.json", s.cg); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
 	for _, w := range writable {
 		if err := os.MkdirAll(s.host(w), 0o777); err != nil {
 			s.Close(ctx)
 			return nil, fmt.Errorf("sandbox local: %w", err)
 		}
 	}
-	if err := writeLabels(dir, spec.Labels); err != nil {
+	if err := writeJSON(dir, "labels.json", spec.Labels); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
 	return s, nil
 }
 
-func writeLabels(dir string, l sandbox.Labels) error {
-	b, err := json.Marshal(l)
+// writeJSON writes v to dir/name atomically.
+func writeJSON(dir, name string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "labels.json.tmp")
+	tmp := filepath.Join(dir, name+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("sandbox local: labels: %w", err)
+		return fmt.Errorf("sandbox local: %s: %w", name, err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, "labels.json"))
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
 // Cleanup implements sandbox.Provider: it removes every sandbox folder whose labels.json holds
-// all the given labels.
+// all the given labels, with the control groups its cgroups.json names (killing what is left
+// in them).
 func (p *Provider) Cleanup(ctx context.Context, want sandbox.Labels) (int, error) {
 	es, err := os.ReadDir(p.Base)
 	if err != nil {
@@ -110,12 +117,25 @@ func (p *Provider) Cleanup(ctx context.Context, want sandbox.Labels) (int, error
 		if err != nil || json.Unmarshal(b, &have) != nil || !matches(have, want) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			return n, fmt.Errorf("sandbox local: cleanup %s: %w", dir, err)
+		if err := removeSandbox(dir, readCgroups(dir)); err != nil {
+			return n, fmt.Errorf("sandbox local: cleanup: %w", err)
 		}
 		n++
 	}
 	return n, nil
+}
+
+func readCgroups(dir string) cgroups {
+	var cg cgroups
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroups.json")); err == nil {
+		json.Unmarshal(b, &cg)
+	}
+	return cg
+}
+
+// removeSandbox removes a sandbox's control groups, then its folder.
+func removeSandbox(dir string, cg cgroups) error {
+	return errors.Join(cg.remove(), os.RemoveAll(dir))
 }
 
 func matches(have, want sandbox.Labels) bool {
@@ -132,6 +152,7 @@ type box struct {
 	spec   sandbox.Spec
 	dir    string
 	id     string
+	cg     cgroups
 	mu     sync.Mutex
 	closed bool
 }
@@ -162,15 +183,29 @@ func (s *box) hostPath(p string) (string, error) {
 	return "", fmt.Errorf("sandbox local: %q is not under a writable folder %v", p, writable)
 }
 
+// Info implements sandbox.Sandbox. Limits come from cgroups where the host lets latent create
+// them, else from rlimits: RLIMIT_AS for memory, RLIMIT_NPROC for processes (which the kernel
+// ignores for root, so as root without cgroups the process limit is reported unenforced).
 func (s *box) Info() sandbox.Info {
-	e := []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none"}
-	if s.spec.MemBytes > 0 {
-		e = append(e, "memory:rlimit-as")
+	in := sandbox.Info{ID: s.id, Backend: "local",
+		Enforced: []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none", "cputime:rlimit-on-timeout"}}
+	add := func(asked bool, ok bool, enforced, missing string) {
+		switch {
+		case !asked:
+		case ok:
+			in.Enforced = append(in.Enforced, enforced)
+		default:
+			in.Unenforced = append(in.Unenforced, missing)
+		}
 	}
-	if s.spec.MaxProcs > 0 && os.Geteuid() != 0 {
-		e = append(e, "nproc:rlimit")
-	}
-	return sandbox.Info{ID: s.id, Backend: "local", Enforced: append(e, "cputime:rlimit-on-timeout")}
+	mem := s.cg.enforces("memory:cgroup")
+	add(s.spec.MemBytes > 0, true, map[bool]string{true: "memory:cgroup", false: "memory:rlimit-as"}[mem], "")
+	pids := s.cg.enforces("pids:cgroup")
+	add(s.spec.MaxProcs > 0, pids || os.Geteuid() != 0, map[bool]string{true: "pids:cgroup", false: "nproc:rlimit"}[pids], "pids (root ignores RLIMIT_NPROC, no writable cgroup)")
+	add(s.spec.CPUs > 0, s.cg.enforces("cpu:cgroup"), "cpu:cgroup", "cpu (no writable cgroup)")
+	add(s.spec.DiskBytes > 0, false, "", "disk (only copies in are capped)")
+	add(s.spec.ShmBytes > 0, true, "shm:tmpfs-size", "")
+	return in
 }
 
 func cmpOr(n, d sandbox.Network) sandbox.Network {
@@ -191,6 +226,9 @@ func (s *box) argv(req sandbox.ExecRequest) ([]string, error) {
 		a = append(a, hostSystem()...)
 	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev")
+	if s.spec.ShmBytes > 0 {
+		a = append(a, "--size", strconv.FormatInt(s.spec.ShmBytes, 10), "--tmpfs", "/dev/shm")
+	}
 	for _, w := range writable {
 		a = append(a, "--bind", s.host(w), w)
 	}
@@ -246,10 +284,10 @@ func hostSystem() []string {
 // limits returns the prlimit prefix for the spec's rlimits.
 func (s *box) limits(timeout time.Duration) []string {
 	var a []string
-	if s.spec.MemBytes > 0 {
+	if s.spec.MemBytes > 0 && !s.cg.enforces("memory:cgroup") {
 		a = append(a, "--as="+strconv.FormatInt(s.spec.MemBytes, 10))
 	}
-	if s.spec.MaxProcs > 0 {
+	if s.spec.MaxProcs > 0 && !s.cg.enforces("pids:cgroup") {
 		a = append(a, "--nproc="+strconv.Itoa(s.spec.MaxProcs))
 	}
 	if timeout > 0 {
@@ -278,7 +316,7 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if err != nil {
 		return sandbox.ExecResult{}, err
 	}
-	argv := append(s.limits(req.Timeout), append([]string{s.p.Bwrap}, args...)...)
+	argv := append(append(s.cg.argv(), s.limits(req.Timeout)...), append([]string{s.p.Bwrap}, args...)...)
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if req.Timeout > 0 {
 		cctx, cancel = context.WithTimeout(ctx, req.Timeout)
@@ -398,7 +436,7 @@ func (s *box) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	if err := os.RemoveAll(s.dir); err != nil {
+	if err := removeSandbox(s.dir, s.cg); err != nil {
 		return fmt.Errorf("sandbox local: close: %w", err)
 	}
 	return nil
