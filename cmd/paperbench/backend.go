@@ -10,13 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latentlab/latent/paperbench/sandbox"
+	"github.com/latentlab/latent/paperbench/sandbox/docker"
 	"github.com/latentlab/latent/paperbench/sandbox/local"
 )
 
 // backendFlags adds the flags that choose and reach a sandbox backend.
 func backendFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("backend", "local", "sandbox backend: local (bubblewrap)")
+	f.String("backend", "local", "sandbox backend: local (bubblewrap) or docker (the engine named by DOCKER_HOST, else the local socket)")
 	f.String("sandbox-dir", "", "local backend: folder holding the sandboxes (default: the user cache folder's latent/sandboxes)")
 }
 
@@ -35,8 +36,10 @@ func newProvider(cmd *cobra.Command) (sandbox.Provider, error) {
 			dir = filepath.Join(cache, "latent", "sandboxes")
 		}
 		return local.New(dir)
+	case "docker":
+		return docker.New(cmd.Context())
 	default:
-		return nil, fmt.Errorf("unknown backend %q (want local)", name)
+		return nil, fmt.Errorf("unknown backend %q (want local or docker)", name)
 	}
 }
 

@@ -144,6 +144,8 @@ func specFromFlags(cmd *cobra.Command) (sandbox.Spec, error) {
 		return s, errors.New("--image is for the docker backend; the local backend takes --rootfs")
 	case s.GPUs > 0 && backend == "local":
 		return s, errors.New("--gpus: the local backend gives no GPUs; use --backend docker")
+	case s.Image == "" && backend == "docker":
+		return s, errors.New("--backend docker needs --image NAME (a local image; none is pulled)")
 	}
 	if s.RootFS != "" {
 		if s.RootFS, err = filepath.Abs(s.RootFS); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/latentlab/latent/paperbench/reproduce"
 	"github.com/latentlab/latent/paperbench/sandbox"
+	"github.com/latentlab/latent/paperbench/sandbox/docker/dockertest"
 	"github.com/latentlab/latent/paperbench/sandbox/local"
 )
 
@@ -60,12 +61,12 @@ func hostProcess(s string) bool {
 }
 
 // hostile is a reproduce.sh that tries every way out it can; each success prints a marker.
+// (A container may write its own /etc and /usr: the test checks the host's.)
 const hostile = `
-ls /root && echo SAW-ROOT
+ls /root/.bashrc /root/.ssh && echo SAW-ROOT
 cat %[1]s/go.mod && echo READ-REPO
 echo x > %[1]s/pwned && echo WROTE-REPO
-echo x > /etc/pwned && echo WROTE-ETC
-echo x > /usr/pwned && echo WROTE-USR
+echo x > /etc/pwned-latent; echo x > /usr/pwned-latent
 (echo > /dev/tcp/127.0.0.1/%[2]d) && echo CONNECTED
 tail -n +3 /proc/net/dev | grep -v ' lo:' | grep . && echo HAS-NIC
 (setsid sleep 97%[3]d &)
@@ -76,36 +77,73 @@ bomb() { bomb | bomb & }; bomb
 sleep 600
 `
 
-// TestReproduceHostile runs the hostile script through the command with memory, process and
-// shm limits and checks each escape was contained and the record says what held.
+// TestReproduceHostile runs the hostile script through the command on each backend with
+// memory, process and shm limits, and checks each escape was contained and the record says
+// what held.
 func TestReproduceHostile(t *testing.T) {
+	backends := []struct {
+		name     string
+		args     func(t *testing.T) []string
+		enforced []string
+	}{
+		{"local", func(t *testing.T) []string { return []string{"--sandbox-dir", t.TempDir()} },
+			[]string{"network:none", "memory:cgroup", "pids:cgroup", "shm:tmpfs-size"}},
+		{"docker", func(t *testing.T) []string {
+			dockertest.Provider(t)
+			return []string{"--backend", "docker", "--image", dockertest.Image, "--label", "test=" + t.Name()}
+		}, []string{"network:none", "memory:cgroup", "pids:cgroup", "shm:size"}},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			args := b.args(t)
+			rec, log := runHostile(t, args)
+			if os.Geteuid() == 0 || b.name == "docker" {
+				for _, want := range b.enforced {
+					if !slices.Contains(rec.Attempts[0].Enforced, want) {
+						t.Errorf("record lacks %s: %v", want, rec.Attempts[0].Enforced)
+					}
+				}
+			}
+			if !strings.Contains(log, "SHM-FULL") {
+				t.Errorf("50 MB fit in an 8 MiB /dev/shm:\n%s", log)
+			}
+			if b.name == "local" {
+				if es, _ := os.ReadDir(args[1]); len(es) != 0 {
+					t.Errorf("sandbox left behind: %v", es)
+				}
+			}
+		})
+	}
+}
+
+// runHostile runs the hostile script with the backend's args and checks what every backend
+// must contain; it returns the record and the log.
+func runHostile(t *testing.T, backendArgs []string) (reproduce.Record, string) {
 	repo, _ := filepath.Abs("../..")
 	port, accepted := listen(t)
 	marker := time.Now().UnixNano() % 1000000
-	sub, out, sbDir := t.TempDir(), filepath.Join(t.TempDir(), "out"), t.TempDir()
+	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	writeFile(t, filepath.Join(sub, "reproduce.sh"), fmt.Sprintf(hostile, repo, port, marker))
-	_, err := runCLI(t, "reproduce", "--submission", sub, "--out", out, "--sandbox-dir", sbDir,
-		"--timeout", "10s", "--memory", "64m", "--max-procs", "64", "--shm", "8m", "--label", "test=hostile")
+	args := append([]string{"reproduce", "--submission", sub, "--out", out,
+		"--timeout", "10s", "--memory", "64m", "--max-procs", "64", "--shm", "8m"}, backendArgs...)
+	_, err := runCLI(t, args...)
 	if err == nil || !strings.Contains(err.Error(), "kept attempt 1: timed out") {
 		t.Fatalf("error %v, want the attempt timed out", err)
 	}
-	log, _ := os.ReadFile(filepath.Join(out, "reproduce.log"))
-	for _, bad := range []string{"SAW-ROOT", "module github.com", "READ-REPO", "WROTE-", "CONNECTED", "HAS-NIC", "HELD-150000000"} {
-		if strings.Contains(string(log), bad) {
+	log := readString(filepath.Join(out, "reproduce.log"))
+	for _, bad := range []string{"SAW-ROOT", "module github.com", "READ-REPO", "WROTE-REPO", "CONNECTED", "HAS-NIC", "HELD-150000000"} {
+		if strings.Contains(log, bad) {
 			t.Errorf("escape %s:\n%s", bad, log)
 		}
 	}
-	if !strings.Contains(string(log), "SHM-FULL") {
-		t.Errorf("50 MB fit in an 8 MiB /dev/shm:\n%s", log)
-	}
-	if _, err := os.Stat(filepath.Join(repo, "pwned")); err == nil {
-		t.Error("wrote into the repository")
+	for _, p := range []string{filepath.Join(repo, "pwned"), "/etc/pwned-latent", "/usr/pwned-latent"} {
+		if _, err := os.Stat(p); err == nil {
+			os.Remove(p)
+			t.Errorf("wrote the host's %s", p)
+		}
 	}
 	if accepted.Load() != 0 || hostProcess(fmt.Sprintf("sleep 97%d", marker)) {
 		t.Errorf("host listener reached %d times, or the background sleep outlived the run", accepted.Load())
-	}
-	if es, _ := os.ReadDir(sbDir); len(es) != 0 {
-		t.Errorf("sandbox left behind: %v", es)
 	}
 	var rec reproduce.Record
 	b, _ := os.ReadFile(filepath.Join(out, "reproduction.json"))
@@ -115,13 +153,7 @@ func TestReproduceHostile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "submission_executed", "made.txt")); err != nil {
 		t.Errorf("executed submission: %v", err)
 	}
-	if os.Geteuid() == 0 {
-		for _, want := range []string{"network:none", "memory:cgroup", "pids:cgroup", "shm:tmpfs-size"} {
-			if !slices.Contains(rec.Attempts[0].Enforced, want) {
-				t.Errorf("record lacks %s: %v", want, rec.Attempts[0].Enforced)
-			}
-		}
-	}
+	return rec, log
 }
 
 func TestReproduceSuccess(t *testing.T) {
@@ -162,6 +194,8 @@ func TestReproduceBadFlags(t *testing.T) {
 		{[]string{"--env", "=x"}, `--env: label "=x"`},
 		{[]string{"--rootfs", "/does/not/exist"}, "--rootfs /does/not/exist: not a folder"},
 		{[]string{"--image", "ubuntu"}, "--image is for the docker backend"},
+		{[]string{"--backend", "docker"}, "--backend docker needs --image"},
+		{[]string{"--backend", "docker", "--rootfs", "/"}, "--rootfs is for the local backend"},
 		{[]string{"--gpus", "1"}, "--gpus"},
 		{[]string{"--backend", "vm"}, `unknown backend "vm"`},
 		{[]string{"--max-file", "big"}, "--max-file"},

@@ -185,12 +185,13 @@ func (p *Provider) remove(ctx context.Context, id string) error {
 }
 
 type box struct {
-	p      *Provider
-	spec   sandbox.Spec
-	id     string
-	mu     sync.Mutex
-	closed bool
-	execs  int
+	p       *Provider
+	spec    sandbox.Spec
+	id      string
+	mu      sync.Mutex
+	closed  bool
+	stopped bool // killed by killAndDrain
+	execs   int
 }
 
 // Info implements sandbox.Sandbox.
@@ -251,10 +252,17 @@ func (s *box) Close(ctx context.Context) error {
 	return s.p.remove(ctx, s.id)
 }
 
-func (s *box) isClosed() bool {
+// usable fails for a closed sandbox, or one whose container was killed to end a command.
+func (s *box) usable() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.closed
+	switch {
+	case s.closed:
+		return errors.New("sandbox docker: exec on a closed sandbox")
+	case s.stopped:
+		return errors.New("sandbox docker: the container was killed to end a command that could not be killed otherwise (its files can still be copied out)")
+	}
+	return nil
 }
 
 // nextTag returns a fresh LATENT_EXEC value for this sandbox.

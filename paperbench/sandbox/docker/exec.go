@@ -46,8 +46,8 @@ const killWait = 30 * time.Second
 
 // Exec implements sandbox.Sandbox.
 func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecResult, error) {
-	if s.isClosed() {
-		return sandbox.ExecResult{}, errors.New("sandbox docker: exec on a closed sandbox")
+	if err := s.usable(); err != nil {
+		return sandbox.ExecResult{}, err
 	}
 	argv, err := command(req)
 	if err != nil {
@@ -77,7 +77,9 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if err != nil {
 		return res, err
 	}
-	res.ExitCode, err = s.exitCode(cr.ID)
+	if res.ExitCode, err = s.exitCode(cr.ID); err != nil && res.TimedOut {
+		res.ExitCode, err = -1, nil // the container was killed under it
+	}
 	return res, err
 }
 
@@ -135,19 +137,33 @@ func (s *box) stream(ctx context.Context, req sandbox.ExecRequest, tag string, a
 	return res, nil
 }
 
-// killAndDrain runs the killer for tag in a second exec, then waits for the output to close
-// (cutting the connection if the engine keeps it open past killWait).
+// killAndDrain runs the killer for tag in a second exec, then waits for the output to close.
+// When the killer cannot run or the output stays open (a process limit reached by a fork
+// bomb leaves no room for the killer), the whole container is killed: its files can still be
+// copied out, but later execs fail.
 func (s *box) killAndDrain(tag string, att *client.HijackedResponse, done <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), killWait)
 	defer cancel()
-	kerr := s.kill(ctx, tag)
+	if err := s.kill(ctx, tag); err == nil {
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(killWait / 3):
+		}
+	}
+	if _, err := s.p.c.ContainerKill(ctx, s.id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		return fmt.Errorf("sandbox docker: stopping the container to end the command: %w", err)
+	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	select {
 	case err := <-done:
-		return errors.Join(kerr, err)
+		return err
 	case <-ctx.Done():
 		att.Close()
 		<-done
-		return errors.Join(kerr, errors.New("output still open after the kill"))
+		return errors.New("sandbox docker: output still open after the container was killed")
 	}
 }
 
