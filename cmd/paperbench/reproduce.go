@@ -50,6 +50,7 @@ func init() {
 	f.Float64("cpus", 0, "CPU limit (0: none)")
 	f.String("memory", "", "memory limit, e.g. 16g (default: none)")
 	f.String("shm", "", "size of /dev/shm, e.g. 2g (default: the backend's)")
+	f.String("disk", "", "cap on the sandbox's writable space, e.g. 100g, where the backend can enforce it (default: none)")
 	f.Int("max-procs", 0, "process limit (0: none)")
 	f.Int("gpus", 0, "GPUs to give the sandbox")
 	f.String("network", "none", "network: none or full")
@@ -161,7 +162,7 @@ func specFromFlags(cmd *cobra.Command) (sandbox.Spec, error) {
 	default:
 		return s, fmt.Errorf("--network %q: want none or full", n)
 	}
-	for name, dst := range map[string]*int64{"memory": &s.MemBytes, "shm": &s.ShmBytes} {
+	for name, dst := range map[string]*int64{"memory": &s.MemBytes, "shm": &s.ShmBytes, "disk": &s.DiskBytes} {
 		if v := mustString(cmd, name); v != "" {
 			if *dst, err = parseSize(v); err != nil {
 				return s, fmt.Errorf("--%s: %w", name, err)

@@ -72,6 +72,7 @@ tail -n +3 /proc/net/dev | grep -v ' lo:' | grep . && echo HAS-NIC
 (setsid sleep 97%[3]d &)
 (x=$(head -c 150000000 /dev/zero | tr '\0' a); echo HELD-${#x})
 head -c 50000000 /dev/zero > /dev/shm/fill || echo SHM-FULL
+head -c 200000000 /dev/zero > fill.bin || echo DISK-FULL
 echo x > made.txt
 bomb() { bomb | bomb & }; bomb
 sleep 600
@@ -85,13 +86,14 @@ func TestReproduceHostile(t *testing.T) {
 		name     string
 		args     func(t *testing.T) []string
 		enforced []string
+		diskFull bool // the disk cap holds on this backend
 	}{
 		{"local", func(t *testing.T) []string { return []string{"--sandbox-dir", t.TempDir()} },
-			[]string{"network:none", "memory:cgroup", "pids:cgroup", "shm:tmpfs-size"}},
+			[]string{"network:none", "memory:cgroup", "pids:cgroup", "shm:tmpfs-size", "disk:loop-ext4"}, true},
 		{"docker", func(t *testing.T) []string {
 			dockertest.Provider(t)
 			return []string{"--backend", "docker", "--image", dockertest.Image, "--label", "test=" + t.Name()}
-		}, []string{"network:none", "memory:cgroup", "pids:cgroup", "shm:size"}},
+		}, []string{"network:none", "memory:cgroup", "pids:cgroup", "shm:size"}, false},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -103,6 +105,12 @@ func TestReproduceHostile(t *testing.T) {
 						t.Errorf("record lacks %s: %v", want, rec.Attempts[0].Enforced)
 					}
 				}
+			}
+			if full := strings.Contains(log, "DISK-FULL"); full != b.diskFull && os.Geteuid() == 0 {
+				t.Errorf("disk cap held %v, want %v; unenforced %v", full, b.diskFull, rec.Attempts[0].Unenforced)
+			}
+			if !b.diskFull && len(rec.Attempts[0].Unenforced) == 0 {
+				t.Errorf("the record does not say the disk cap was not enforced")
 			}
 			if !strings.Contains(log, "SHM-FULL") {
 				t.Errorf("50 MB fit in an 8 MiB /dev/shm:\n%s", log)
@@ -125,7 +133,7 @@ func runHostile(t *testing.T, backendArgs []string) (reproduce.Record, string) {
 	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	writeFile(t, filepath.Join(sub, "reproduce.sh"), fmt.Sprintf(hostile, repo, port, marker))
 	args := append([]string{"reproduce", "--submission", sub, "--out", out,
-		"--timeout", "10s", "--memory", "64m", "--max-procs", "64", "--shm", "8m"}, backendArgs...)
+		"--timeout", "10s", "--memory", "64m", "--max-procs", "64", "--shm", "8m", "--disk", "64m"}, backendArgs...)
 	_, err := runCLI(t, args...)
 	if err == nil || !strings.Contains(err.Error(), "kept attempt 1: timed out") {
 		t.Fatalf("error %v, want the attempt timed out", err)

@@ -5,6 +5,11 @@
 // writable folders, /submission, /tmp and /home, live under the sandbox's own folder in the
 // provider's base folder, next to a labels.json used for crash cleanup. Because each Exec is
 // its own pid namespace, nothing a command starts outlives it.
+//
+// Limits, each reported in Info as enforced or not: memory, processes and CPU through a
+// cgroup (v1 or v2) per sandbox where the host lets latent create one, else RLIMIT_AS and
+// RLIMIT_NPROC (which the kernel ignores for root); /dev/shm as a tmpfs of the asked size; the
+// writable space as a loop-mounted ext4 file system of the asked size (root only).
 package local
 
 import (
@@ -75,6 +80,11 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandb
 		s.Close(ctx)
 		return nil, err
 	}
+	if spec.DiskBytes > 0 {
+		if err := mountDisk(dir, spec.DiskBytes); err != nil {
+			s.diskErr = err.Error()
+		}
+	}
 	for _, w := range writable {
 		if err := os.MkdirAll(s.host(w), 0o777); err != nil {
 			s.Close(ctx)
@@ -133,9 +143,13 @@ func readCgroups(dir string) cgroups {
 	return cg
 }
 
-// removeSandbox removes a sandbox's control groups, then its folder.
+// removeSandbox removes a sandbox's control groups and disk mount, then its folder.
 func removeSandbox(dir string, cg cgroups) error {
-	return errors.Join(cg.remove(), os.RemoveAll(dir))
+	err := errors.Join(cg.remove(), unmountDisk(dir))
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 func matches(have, want sandbox.Labels) bool {
@@ -148,13 +162,15 @@ func matches(have, want sandbox.Labels) bool {
 }
 
 type box struct {
-	p      *Provider
-	spec   sandbox.Spec
-	dir    string
-	id     string
-	cg     cgroups
-	mu     sync.Mutex
-	closed bool
+	p    *Provider
+	spec sandbox.Spec
+	dir  string
+	id   string
+	cg   cgroups
+	// diskErr says why DiskBytes could not be enforced ("" when it is or was not asked).
+	diskErr string
+	mu      sync.Mutex
+	closed  bool
 }
 
 // host maps a writable sandbox folder to its host folder.
@@ -203,7 +219,7 @@ func (s *box) Info() sandbox.Info {
 	pids := s.cg.enforces("pids:cgroup")
 	add(s.spec.MaxProcs > 0, pids || os.Geteuid() != 0, map[bool]string{true: "pids:cgroup", false: "nproc:rlimit"}[pids], "pids (root ignores RLIMIT_NPROC, no writable cgroup)")
 	add(s.spec.CPUs > 0, s.cg.enforces("cpu:cgroup"), "cpu:cgroup", "cpu (no writable cgroup)")
-	add(s.spec.DiskBytes > 0, false, "", "disk (only copies in are capped)")
+	add(s.spec.DiskBytes > 0, s.diskErr == "", "disk:loop-ext4", "disk ("+s.diskErr+"; only copies in are capped)")
 	add(s.spec.ShmBytes > 0, true, "shm:tmpfs-size", "")
 	return in
 }

@@ -119,3 +119,33 @@ func TestCleanupRemovesCgroups(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskLimit: 100 MB written under /submission succeeds without a cap and is cut at a
+// 32 MiB one (a loop-mounted file system); the mount goes with Close.
+func TestDiskLimit(t *testing.T) {
+	const fill = `head -c 100000000 /dev/zero > /submission/fill; echo rc=$?; stat -c %s /submission/fill`
+	if r, _ := execIn(t, sandbox.Spec{}, fill); !strings.Contains(string(r.Output), "rc=0") {
+		t.Fatalf("without a cap: %q", r.Output)
+	}
+	s, err := provider(t).Create(context.Background(), sandbox.Spec{DiskBytes: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	requireEnforced(t, s.Info(), "disk:loop-ext4")
+	r, err := s.Exec(context.Background(), sandbox.ExecRequest{Shell: fill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(r.Output))
+	if n, _ := strconv.Atoi(f[len(f)-1]); strings.Contains(string(r.Output), "rc=0") || n > 32<<20 {
+		t.Fatalf("100 MB under a 32 MiB cap: %q", r.Output)
+	}
+	dir := s.(*box).dir
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s left behind", dir)
+	}
+}
