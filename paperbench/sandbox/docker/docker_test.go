@@ -94,3 +94,14 @@ func TestBadSpecs(t *testing.T) {
 	}
 	os.Remove(sock)
 }
+
+// Benchmarks (medians; run with -benchtime=20x), as in the local backend's.
+func BenchmarkCreateExecClose(b *testing.B) {
+	sandboxtest.BenchCreateExecClose(b, dockertest.Provider(b), sandbox.Spec{Image: dockertest.Image})
+}
+func BenchmarkExec(b *testing.B) {
+	sandboxtest.BenchExec(b, dockertest.Provider(b), sandbox.Spec{Image: dockertest.Image})
+}
+func BenchmarkTarOut1GB(b *testing.B) {
+	sandboxtest.BenchTarOut(b, dockertest.Provider(b), sandbox.Spec{Image: dockertest.Image}, 100, 10<<20)
+}

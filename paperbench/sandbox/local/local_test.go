@@ -149,3 +149,23 @@ func TestDiskLimit(t *testing.T) {
 		t.Fatalf("%s left behind", dir)
 	}
 }
+
+// Benchmarks (medians; run with -benchtime=20x): create + exec true + close, exec true alone,
+// a host fork+exec, and tar out of a 1 GB tree against host tar.
+func BenchmarkCreateExecClose(b *testing.B) {
+	sandboxtest.BenchCreateExecClose(b, benchProvider(b), sandbox.Spec{})
+}
+func BenchmarkExec(b *testing.B)     { sandboxtest.BenchExec(b, benchProvider(b), sandbox.Spec{}) }
+func BenchmarkHostExec(b *testing.B) { sandboxtest.BenchHostExec(b) }
+func BenchmarkTarOut1GB(b *testing.B) {
+	sandboxtest.BenchTarOut(b, benchProvider(b), sandbox.Spec{}, 100, 10<<20)
+}
+func BenchmarkHostTar1GB(b *testing.B) { sandboxtest.BenchHostTar(b, 100, 10<<20) }
+
+func benchProvider(b *testing.B) *Provider {
+	p, err := New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
