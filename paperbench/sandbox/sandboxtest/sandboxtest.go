@@ -4,6 +4,7 @@
 package sandboxtest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -32,6 +33,7 @@ func Run(t *testing.T, p sandbox.Provider) {
 		{"stdin-never-ends", testStdinNeverEnds},
 		{"output-cap", testOutputCap},
 		{"tar-round-trip", testTar},
+		{"tar-file-over-1GB", testTarLarge},
 		{"no-network", testNoNetwork},
 		{"host-files-hidden", testHostHidden},
 	}
@@ -212,6 +214,76 @@ func testTar(t *testing.T, s sandbox.Sandbox) {
 			t.Fatalf("%q back: %d bytes, %v", n, len(got), err)
 		}
 	}
+}
+
+// large is the size of the file testTarLarge moves each way: over 1 GiB, not a round number.
+const large = 1<<30 + 12345
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// testTarLarge streams a file over 1 GiB in (generated, never on the host's disk), replaces it
+// inside with another, and streams that out (read through tar.Reader, never extracted),
+// checking sizes and the bytes out.
+func testTarLarge(t *testing.T, s sandbox.Sandbox) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Name: "big.bin", Mode: 0o644, Size: large, Typeflag: tar.TypeReg})
+		if err == nil {
+			_, err = io.CopyN(tw, zeros{}, large)
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	if err := s.PutTar(context.Background(), "/submission/large", pr); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	r := run(t, s, sandbox.ExecRequest{Shell: "cd /submission/large && stat -c %s big.bin; " +
+		"rm big.bin; head -c " + fmt.Sprint(large) + " /dev/zero > out.bin && stat -c %s out.bin"})
+	if f := strings.Fields(string(r.Output)); len(f) != 2 || f[0] != fmt.Sprint(large) || f[1] != fmt.Sprint(large) {
+		t.Fatalf("sizes inside: %q", r.Output)
+	}
+	rc, err := s.GetTar(context.Background(), "/submission/large")
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no out.bin in the tar: %v", err)
+		}
+		if h.Name != "out.bin" {
+			continue
+		}
+		n, err := io.Copy(onlyByte{t: t, b: 0}, tr)
+		if err != nil || n != large || h.Size != large {
+			t.Fatalf("out.bin: header %d, read %d bytes, %v", h.Size, n, err)
+		}
+		return
+	}
+}
+
+// onlyByte fails the test on any byte other than b.
+type onlyByte struct {
+	t *testing.T
+	b byte
+}
+
+func (o onlyByte) Write(p []byte) (int, error) {
+	if i := bytes.IndexFunc(p, func(r rune) bool { return r != rune(o.b) }); i >= 0 {
+		o.t.Fatalf("unexpected byte %q in the tar's file", p[i])
+	}
+	return len(p), nil
 }
 
 func testNoNetwork(t *testing.T, s sandbox.Sandbox) {
