@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,13 @@ func runReproduce(cmd *cobra.Command, _ []string) error {
 	}
 	if opt.Provider, err = newProvider(cmd); err != nil {
 		return fmt.Errorf("reproduce: %w", err)
+	}
+	if c, ok := opt.Provider.(interface {
+		Check(context.Context, sandbox.Spec) error
+	}); ok {
+		if err := c.Check(cmd.Context(), opt.Spec); err != nil {
+			return fmt.Errorf("reproduce: %w", err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -298,3 +298,35 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// TestDockerCommands: a missing image fails before OUT is made, and cleanup by label removes
+// a crashed run's container and nothing else.
+func TestDockerCommands(t *testing.T) {
+	p := dockertest.Provider(t)
+	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	writeFile(t, filepath.Join(sub, "reproduce.sh"), "true\n")
+	_, err := runCLI(t, "reproduce", "--submission", sub, "--out", out, "--backend", "docker", "--image", "latent-no-such-image:0")
+	if err == nil || !strings.Contains(err.Error(), `image "latent-no-such-image:0" not found`) {
+		t.Errorf("missing image: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("made %s before failing", out)
+	}
+	run := fmt.Sprint("crash-", time.Now().UnixNano())
+	var kept sandbox.Sandbox
+	for _, r := range []string{run, run, run + "-other"} {
+		s, err := p.Create(context.Background(), sandbox.Spec{Image: dockertest.Image, Labels: sandbox.Labels{"run": r}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = s
+	}
+	defer kept.Close(context.Background())
+	got, err := runCLI(t, "sandbox", "cleanup", "--backend", "docker", "--label", "run="+run)
+	if err != nil || got != "removed 2 docker sandboxes\n" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	if r, err := kept.Exec(context.Background(), sandbox.ExecRequest{Shell: "echo alive"}); err != nil || string(r.Output) != "alive\n" {
+		t.Fatalf("another run's sandbox was touched: %v %q", err, r.Output)
+	}
+}

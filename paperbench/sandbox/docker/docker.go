@@ -60,16 +60,24 @@ func (p *Provider) Client() *client.Client { return p.c }
 // Name implements sandbox.Provider.
 func (p *Provider) Name() string { return "docker" }
 
-// Create implements sandbox.Provider.
-func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+// Check reports whether spec could be created: an image is named and present on the engine.
+func (p *Provider) Check(ctx context.Context, spec sandbox.Spec) error {
 	if spec.Image == "" {
-		return nil, errors.New("sandbox docker: the spec names no image")
+		return errors.New("sandbox docker: the spec names no image")
 	}
 	if _, err := p.c.ImageInspect(ctx, spec.Image); err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("sandbox docker: image %q not found on %s (images are never pulled: build, load or import it first)", spec.Image, p.c.DaemonHost())
+			return fmt.Errorf("sandbox docker: image %q not found on %s (images are never pulled: build, load or import it first)", spec.Image, p.c.DaemonHost())
 		}
-		return nil, fmt.Errorf("sandbox docker: image %q: %w", spec.Image, err)
+		return fmt.Errorf("sandbox docker: image %q: %w", spec.Image, err)
+	}
+	return nil
+}
+
+// Create implements sandbox.Provider.
+func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+	if err := p.Check(ctx, spec); err != nil {
+		return nil, err
 	}
 	hc, err := hostConfig(spec)
 	if err != nil {
