@@ -63,6 +63,7 @@ func hostProcess(s string) bool {
 // hostile is a reproduce.sh that tries every way out it can; each success prints a marker.
 // (A container may write its own /etc and /usr: the test checks the host's.)
 const hostile = `
+echo x > made.txt
 ls /root/.bashrc /root/.ssh && echo SAW-ROOT
 cat %[1]s/go.mod && echo READ-REPO
 echo x > %[1]s/pwned && echo WROTE-REPO
@@ -73,7 +74,6 @@ tail -n +3 /proc/net/dev | grep -v ' lo:' | grep . && echo HAS-NIC
 (x=$(head -c 150000000 /dev/zero | tr '\0' a); echo HELD-${#x})
 head -c 50000000 /dev/zero > /dev/shm/fill || echo SHM-FULL
 head -c 200000000 /dev/zero > fill.bin || echo DISK-FULL
-echo x > made.txt
 bomb() { bomb | bomb & }; bomb
 sleep 600
 `
@@ -133,7 +133,7 @@ func runHostile(t *testing.T, backendArgs []string) (reproduce.Record, string) {
 	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	writeFile(t, filepath.Join(sub, "reproduce.sh"), fmt.Sprintf(hostile, repo, port, marker))
 	args := append([]string{"reproduce", "--submission", sub, "--out", out,
-		"--timeout", "10s", "--memory", "64m", "--max-procs", "64", "--shm", "8m", "--disk", "64m"}, backendArgs...)
+		"--timeout", "20s", "--memory", "64m", "--max-procs", "64", "--shm", "8m", "--disk", "64m"}, backendArgs...)
 	_, err := runCLI(t, args...)
 	if err == nil || !strings.Contains(err.Error(), "kept attempt 1: timed out") {
 		t.Fatalf("error %v, want the attempt timed out", err)
