@@ -150,7 +150,7 @@ func runHostile(t *testing.T, backendArgs []string) (reproduce.Record, string) {
 			t.Errorf("wrote the host's %s", p)
 		}
 	}
-	if accepted.Load() != 0 || hostProcess(fmt.Sprintf("sleep 97%d", marker)) {
+	if accepted.Load() != 0 || !eventually(func() bool { return !hostProcess(fmt.Sprintf("sleep 97%d", marker)) }) {
 		t.Errorf("host listener reached %d times, or the background sleep outlived the run", accepted.Load())
 	}
 	var rec reproduce.Record
@@ -242,8 +242,8 @@ func TestReproduceInterrupted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("error %v, want interrupted", err)
 	}
-	if es, _ := os.ReadDir(sbDir); len(es) != 0 || hostProcess(fmt.Sprintf("sleep 98%d", marker)) {
-		t.Fatalf("left behind: %d sandboxes, background sleep alive %v", len(es), hostProcess(fmt.Sprintf("sleep 98%d", marker)))
+	if es, _ := os.ReadDir(sbDir); len(es) != 0 || !eventually(func() bool { return !hostProcess(fmt.Sprintf("sleep 98%d", marker)) }) {
+		t.Fatalf("left behind: %d sandboxes, or the background sleep still alive 10 s on", len(es))
 	}
 }
 
