@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/latentlab/latent/internal/fixtures"
@@ -17,7 +19,25 @@ import (
 // runCLI runs the paperbench command line in-process and returns what it printed.
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	for _, c := range rootCmd.Commands() {
+	return runCLIContext(context.Background(), args...)
+}
+
+// runCLIContext is runCLI under ctx (cancel it to act as Ctrl-C).
+func runCLIContext(ctx context.Context, args ...string) (string, error) {
+	resetFlags(rootCmd)
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetErr(&out)
+	rootCmd.SetArgs(args)
+	err := rootCmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// resetFlags puts every flag of cmd and its subcommands back to its default, and drops the
+// context cobra keeps on a subcommand from its first run (so the next run's context reaches it).
+func resetFlags(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		c.SetContext(nil)
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			if sv, ok := f.Value.(pflag.SliceValue); ok {
 				sv.Replace(nil)
@@ -26,13 +46,8 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 			}
 			f.Changed = false
 		})
+		resetFlags(c)
 	}
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&out)
-	rootCmd.SetArgs(args)
-	err := rootCmd.Execute()
-	return out.String(), err
 }
 
 func TestValidateFixtures(t *testing.T) {

@@ -24,7 +24,6 @@ import (
 	"github.com/latentlab/latent/paperbench/dataset"
 	"github.com/latentlab/latent/paperbench/llm"
 	"github.com/latentlab/latent/paperbench/sandbox"
-	"github.com/latentlab/latent/paperbench/sandbox/local"
 )
 
 var runCmd = &cobra.Command{
@@ -73,9 +72,8 @@ func init() {
 	f.String("judge-base-url", "", "judge endpoint (default: OPENAI_BASE_URL, else OpenAI)")
 	f.String("judge-api-key", "", "judge API key (default: GRADER_OPENAI_API_KEY, else OPENAI_API_KEY)")
 	f.Int("judge-concurrency", 20, "judge requests in flight per grading")
-	f.String("sandbox", "local", "sandbox backend: local")
 	f.String("agent-network", "none", "network of the agent's sandbox: none or full (reproduction always runs without)")
-	f.String("sandbox-dir", "", "local backend: folder of the sandboxes (default: OUT/.sandboxes)")
+	backendFlags(runCmd) // --sandbox-dir defaults to OUT/.sandboxes here
 	f.Duration("reproduce-timeout", 12*time.Hour, "limit of one reproduction attempt")
 	f.Int("reproduce-retries", 1, "extra reproduction attempts after a failed one")
 	f.Int("concurrency", 4, "paper × seed runs at once")
@@ -184,7 +182,10 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	limit, _ := f.GetDuration("time-limit")
 	s.TimeLimitS = limit.Seconds()
 	s.MaxSteps, _ = f.GetInt("max-steps")
-	s.Sandbox, _ = f.GetString("sandbox")
+	s.Sandbox, _ = f.GetString("backend")
+	if s.Sandbox != "local" && s.Sandbox != "docker" {
+		return s, fmt.Errorf("run: --backend %q: want local or docker", s.Sandbox)
+	}
 	s.AgentNetwork, _ = f.GetString("agent-network")
 	if s.AgentNetwork != string(sandbox.NetworkNone) && s.AgentNetwork != string(sandbox.NetworkFull) {
 		return s, fmt.Errorf("run: --agent-network must be none or full, not %q", s.AgentNetwork)
@@ -338,17 +339,12 @@ type runner struct {
 func newRunner(cmd *cobra.Command, spec groupSpec, groupDir string) (*runner, error) {
 	f := cmd.Flags()
 	r := &runner{spec: spec}
-	backend, _ := f.GetString("sandbox")
-	if backend != "local" {
-		return nil, fmt.Errorf("run: sandbox backend %q is not available in this build (want local)", backend)
+	if sbDir, _ := f.GetString("sandbox-dir"); sbDir == "" {
+		f.Set("sandbox-dir", filepath.Join(filepath.Dir(groupDir), ".sandboxes"))
 	}
-	sbDir, _ := f.GetString("sandbox-dir")
-	if sbDir == "" {
-		sbDir = filepath.Join(filepath.Dir(groupDir), ".sandboxes")
-	}
-	p, err := local.New(sbDir)
+	p, err := newProvider(cmd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	r.provider = p
 	baseURL, _ := f.GetString("base-url")

@@ -18,15 +18,6 @@ import (
 
 const tinyPaper = "../../paperbench/agent/testdata/tiny-paper"
 
-// TestMain lets a test run the paperbench command in a child process (to kill it).
-func TestMain(m *testing.M) {
-	if os.Getenv("PAPERBENCH_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 func runArgs(srv *agenttest.Server, out string, extra ...string) []string {
 	return append([]string{"run", "--out", out, "--run-group", "g", "--paper-dir", tinyPaper, "--seeds", "2",
 		"--agent", "basic", "--model", "gpt-4.1-mini", "--base-url", srv.BaseURL(), "--api-key", "k",
@@ -106,7 +97,7 @@ func TestRunKilledAndResumed(t *testing.T) {
 			args = append(args, "--resume")
 		}
 		cmd := exec.Command(os.Args[0], args...)
-		cmd.Env = append(os.Environ(), "PAPERBENCH_TEST_MAIN=1")
+		cmd.Env = append(os.Environ(), "PAPERBENCH_AS_MAIN=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +187,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--out", t.TempDir()}, "either --paper-dir"},
 		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--resume"}, "nothing to resume"},
 		{[]string{"run", "--out", old, "--run-group", "g", "--paper-dir", tinyPaper}, "older layout"},
-		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "vm"}, `"vm" is not available`},
+		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--backend", "vm"}, `--backend "vm": want local or docker`},
 		{[]string{"results", t.TempDir()}, "holds no run group"},
 	} {
 		msg, err := runCLI(t, tc.args...)

@@ -43,6 +43,8 @@ type Attempt struct {
 	LogBytes  int64     `json:"log_bytes"`
 	Sandbox   string    `json:"sandbox"`
 	Enforced  []string  `json:"enforced"`
+	// Unenforced lists the limits asked for that the sandbox could not enforce.
+	Unenforced []string `json:"unenforced,omitempty"`
 }
 
 func (a Attempt) ok() bool { return a.ExitCode == 0 && !a.TimedOut && a.LogBytes > 0 }
@@ -176,7 +178,8 @@ func attempt(ctx context.Context, opt Options, sub string, n int) (Attempt, erro
 		return Attempt{}, fmt.Errorf("reproduce: %w", err)
 	}
 	defer log.Close()
-	a := Attempt{Number: n, Start: time.Now().UTC(), Sandbox: sb.Info().ID, Enforced: sb.Info().Enforced}
+	in := sb.Info()
+	a := Attempt{Number: n, Start: time.Now().UTC(), Sandbox: in.ID, Enforced: in.Enforced, Unenforced: in.Unenforced}
 	res, err := sb.Exec(ctx, sandbox.ExecRequest{Shell: script, Timeout: opt.Timeout, Stream: log, OutputLimit: 1})
 	if err != nil {
 		return a, fmt.Errorf("reproduce: attempt %d: %w", n, err)

@@ -90,6 +90,9 @@ type Info struct {
 	// Enforced lists the limits the backend actually enforces (for example "memory:cgroup",
 	// "nproc:rlimit", "network:none"), so a run's record can say what held.
 	Enforced []string
+	// Unenforced lists the limits the spec asked for that the backend could not enforce here,
+	// each with the reason.
+	Unenforced []string
 }
 
 // Sandbox is one computer.

@@ -5,6 +5,11 @@
 // writable folders, /submission, /tmp and /home, live under the sandbox's own folder in the
 // provider's base folder, next to a labels.json used for crash cleanup. Because each Exec is
 // its own pid namespace, nothing a command starts outlives it.
+//
+// Limits, each reported in Info as enforced or not: memory, processes and CPU through a
+// cgroup (v1 or v2) per sandbox where the host lets latent create one, else RLIMIT_AS and
+// RLIMIT_NPROC (which the kernel ignores for root); /dev/shm as a tmpfs of the asked size; the
+// writable space as a loop-mounted ext4 file system of the asked size (root only).
 package local
 
 import (
@@ -70,33 +75,45 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandb
 		return nil, fmt.Errorf("sandbox local: %w", err)
 	}
 	s := &box{p: p, spec: spec, dir: dir, id: filepath.Base(dir)}
+	s.cg = newCgroups(s.id, spec)
+	if err := writeJSON(dir, "cgroups.json", s.cg); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if spec.DiskBytes > 0 {
+		if err := mountDisk(dir, spec.DiskBytes); err != nil {
+			s.diskErr = err.Error()
+		}
+	}
 	for _, w := range writable {
 		if err := os.MkdirAll(s.host(w), 0o777); err != nil {
 			s.Close(ctx)
 			return nil, fmt.Errorf("sandbox local: %w", err)
 		}
 	}
-	if err := writeLabels(dir, spec.Labels); err != nil {
+	if err := writeJSON(dir, "labels.json", spec.Labels); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
 	return s, nil
 }
 
-func writeLabels(dir string, l sandbox.Labels) error {
-	b, err := json.Marshal(l)
+// writeJSON writes v to dir/name atomically.
+func writeJSON(dir, name string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "labels.json.tmp")
+	tmp := filepath.Join(dir, name+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("sandbox local: labels: %w", err)
+		return fmt.Errorf("sandbox local: %s: %w", name, err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, "labels.json"))
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
 // Cleanup implements sandbox.Provider: it removes every sandbox folder whose labels.json holds
-// all the given labels.
+// all the given labels, with the control groups its cgroups.json names (killing what is left
+// in them).
 func (p *Provider) Cleanup(ctx context.Context, want sandbox.Labels) (int, error) {
 	es, err := os.ReadDir(p.Base)
 	if err != nil {
@@ -110,12 +127,29 @@ func (p *Provider) Cleanup(ctx context.Context, want sandbox.Labels) (int, error
 		if err != nil || json.Unmarshal(b, &have) != nil || !matches(have, want) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			return n, fmt.Errorf("sandbox local: cleanup %s: %w", dir, err)
+		if err := removeSandbox(dir, readCgroups(dir)); err != nil {
+			return n, fmt.Errorf("sandbox local: cleanup: %w", err)
 		}
 		n++
 	}
 	return n, nil
+}
+
+func readCgroups(dir string) cgroups {
+	var cg cgroups
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroups.json")); err == nil {
+		json.Unmarshal(b, &cg)
+	}
+	return cg
+}
+
+// removeSandbox removes a sandbox's control groups and disk mount, then its folder.
+func removeSandbox(dir string, cg cgroups) error {
+	err := errors.Join(cg.remove(), unmountDisk(dir))
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 func matches(have, want sandbox.Labels) bool {
@@ -128,12 +162,15 @@ func matches(have, want sandbox.Labels) bool {
 }
 
 type box struct {
-	p      *Provider
-	spec   sandbox.Spec
-	dir    string
-	id     string
-	mu     sync.Mutex
-	closed bool
+	p    *Provider
+	spec sandbox.Spec
+	dir  string
+	id   string
+	cg   cgroups
+	// diskErr says why DiskBytes could not be enforced ("" when it is or was not asked).
+	diskErr string
+	mu      sync.Mutex
+	closed  bool
 }
 
 // host maps a writable sandbox folder to its host folder.
@@ -162,15 +199,29 @@ func (s *box) hostPath(p string) (string, error) {
 	return "", fmt.Errorf("sandbox local: %q is not under a writable folder %v", p, writable)
 }
 
+// Info implements sandbox.Sandbox. Limits come from cgroups where the host lets latent create
+// them, else from rlimits: RLIMIT_AS for memory, RLIMIT_NPROC for processes (which the kernel
+// ignores for root, so as root without cgroups the process limit is reported unenforced).
 func (s *box) Info() sandbox.Info {
-	e := []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none"}
-	if s.spec.MemBytes > 0 {
-		e = append(e, "memory:rlimit-as")
+	in := sandbox.Info{ID: s.id, Backend: "local",
+		Enforced: []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none", "cputime:rlimit-on-timeout"}}
+	add := func(asked bool, ok bool, enforced, missing string) {
+		switch {
+		case !asked:
+		case ok:
+			in.Enforced = append(in.Enforced, enforced)
+		default:
+			in.Unenforced = append(in.Unenforced, missing)
+		}
 	}
-	if s.spec.MaxProcs > 0 && os.Geteuid() != 0 {
-		e = append(e, "nproc:rlimit")
-	}
-	return sandbox.Info{ID: s.id, Backend: "local", Enforced: append(e, "cputime:rlimit-on-timeout")}
+	mem := s.cg.enforces("memory:cgroup")
+	add(s.spec.MemBytes > 0, true, map[bool]string{true: "memory:cgroup", false: "memory:rlimit-as"}[mem], "")
+	pids := s.cg.enforces("pids:cgroup")
+	add(s.spec.MaxProcs > 0, pids || os.Geteuid() != 0, map[bool]string{true: "pids:cgroup", false: "nproc:rlimit"}[pids], "pids (root ignores RLIMIT_NPROC, no writable cgroup)")
+	add(s.spec.CPUs > 0, s.cg.enforces("cpu:cgroup"), "cpu:cgroup", "cpu (no writable cgroup)")
+	add(s.spec.DiskBytes > 0, s.diskErr == "", "disk:loop-ext4", "disk ("+s.diskErr+"; only copies in are capped)")
+	add(s.spec.ShmBytes > 0, true, "shm:tmpfs-size", "")
+	return in
 }
 
 func cmpOr(n, d sandbox.Network) sandbox.Network {
@@ -191,6 +242,9 @@ func (s *box) argv(req sandbox.ExecRequest) ([]string, error) {
 		a = append(a, hostSystem()...)
 	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev")
+	if s.spec.ShmBytes > 0 {
+		a = append(a, "--size", strconv.FormatInt(s.spec.ShmBytes, 10), "--tmpfs", "/dev/shm")
+	}
 	for _, w := range writable {
 		a = append(a, "--bind", s.host(w), w)
 	}
@@ -246,10 +300,10 @@ func hostSystem() []string {
 // limits returns the prlimit prefix for the spec's rlimits.
 func (s *box) limits(timeout time.Duration) []string {
 	var a []string
-	if s.spec.MemBytes > 0 {
+	if s.spec.MemBytes > 0 && !s.cg.enforces("memory:cgroup") {
 		a = append(a, "--as="+strconv.FormatInt(s.spec.MemBytes, 10))
 	}
-	if s.spec.MaxProcs > 0 {
+	if s.spec.MaxProcs > 0 && !s.cg.enforces("pids:cgroup") {
 		a = append(a, "--nproc="+strconv.Itoa(s.spec.MaxProcs))
 	}
 	if timeout > 0 {
@@ -261,8 +315,12 @@ func (s *box) limits(timeout time.Duration) []string {
 	return append(append([]string{"prlimit"}, a...), "--")
 }
 
-// Exec implements sandbox.Sandbox. The timeout kills bwrap's process group; bwrap's pid 1 then
-// dies and the kernel kills everything else in the sandbox's pid namespace.
+// Exec implements sandbox.Sandbox. The command runs under bwrap's pid-namespace init, so when
+// the command exits the init exits and the kernel kills everything it left behind (background
+// children holding the output open included). The timeout kills bwrap's process group; bwrap's
+// init then dies (--die-with-parent) and takes the namespace with it. Stdin is fed through a
+// pipe that is closed when the command ends, so a reader that never reaches EOF cannot hold
+// Exec open.
 func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecResult, error) {
 	s.mu.Lock()
 	closed := s.closed
@@ -274,7 +332,7 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if err != nil {
 		return sandbox.ExecResult{}, err
 	}
-	argv := append(s.limits(req.Timeout), append([]string{s.p.Bwrap}, args...)...)
+	argv := append(append(s.cg.argv(), s.limits(req.Timeout)...), append([]string{s.p.Bwrap}, args...)...)
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if req.Timeout > 0 {
 		cctx, cancel = context.WithTimeout(ctx, req.Timeout)
@@ -286,23 +344,21 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if req.Stream != nil {
 		out = io.MultiWriter(capture, req.Stream)
 	}
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, req.Stdin
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdin, err := feedStdin(cmd, req.Stdin)
+	if err != nil {
+		return sandbox.ExecResult{}, err
+	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdin.started()
+	if err != nil {
+		stdin.stop()
 		return sandbox.ExecResult{}, fmt.Errorf("sandbox local: start bwrap: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var werr error
-	timedOut := false
-	select {
-	case werr = <-done:
-	case <-cctx.Done():
-		timedOut = ctx.Err() == nil
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		werr = <-done
-	}
+	werr, timedOut := wait(ctx, cctx, cmd)
+	stdin.stop()
 	res := sandbox.ExecResult{TimedOut: timedOut, Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
 	res.Output, res.Truncated = capture.Bytes()
 	if ctx.Err() != nil {
@@ -313,6 +369,56 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 		return res, fmt.Errorf("sandbox local: %w", werr)
 	}
 	return res, nil
+}
+
+// wait waits for cmd, killing its process group when cctx ends first; timedOut is true when
+// cctx ended on its own deadline rather than through the caller's ctx.
+func wait(ctx, cctx context.Context, cmd *exec.Cmd) (err error, timedOut bool) {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+		return err, false
+	case <-cctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return <-done, ctx.Err() == nil
+	}
+}
+
+// stdinPipe copies a caller's stdin into the command through an OS pipe that Exec closes when
+// the command ends. (Handing exec.Cmd a plain io.Reader would make Wait wait for that reader's
+// EOF, forever for a reader that never ends.)
+type stdinPipe struct{ r, w *os.File }
+
+func feedStdin(cmd *exec.Cmd, src io.Reader) (*stdinPipe, error) {
+	if src == nil {
+		return &stdinPipe{}, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox local: stdin pipe: %w", err)
+	}
+	cmd.Stdin = r
+	go func() {
+		io.Copy(w, src)
+		w.Close()
+	}()
+	return &stdinPipe{r: r, w: w}, nil
+}
+
+// started drops the parent's copy of the read end once the child holds its own.
+func (p *stdinPipe) started() {
+	if p.r != nil {
+		p.r.Close()
+	}
+}
+
+// stop closes the write end: a copy still blocked on the caller's reader fails on its next
+// write instead of keeping the command's stdin open.
+func (p *stdinPipe) stop() {
+	if p.w != nil {
+		p.w.Close()
+	}
 }
 
 // PutTar implements sandbox.Sandbox through archive.Extract.
@@ -346,7 +452,7 @@ func (s *box) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	if err := os.RemoveAll(s.dir); err != nil {
+	if err := removeSandbox(s.dir, s.cg); err != nil {
 		return fmt.Errorf("sandbox local: close: %w", err)
 	}
 	return nil

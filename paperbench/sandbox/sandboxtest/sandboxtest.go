@@ -4,6 +4,7 @@
 package sandboxtest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -28,8 +29,11 @@ func Run(t *testing.T, p sandbox.Provider) {
 		{"exec", testExec},
 		{"exit-code", testExitCode},
 		{"timeout-kills-tree", testTimeout},
+		{"exit-ends-background", testExitEndsBackground},
+		{"stdin-never-ends", testStdinNeverEnds},
 		{"output-cap", testOutputCap},
 		{"tar-round-trip", testTar},
+		{"tar-file-over-1GB", testTarLarge},
 		{"no-network", testNoNetwork},
 		{"host-files-hidden", testHostHidden},
 	}
@@ -84,23 +88,86 @@ func testExitCode(t *testing.T, s sandbox.Sandbox) {
 
 // testTimeout starts a detached background writer, times out, and checks the writer stopped.
 func testTimeout(t *testing.T, s sandbox.Sandbox) {
-	r := run(t, s, sandbox.ExecRequest{
+	r := runBounded(t, s, sandbox.ExecRequest{
 		Shell:   "(setsid bash -c 'while true; do date +%s%N >> /tmp/beat; sleep 0.1; done' &); sleep 60",
 		Timeout: time.Second,
 	})
 	if !r.TimedOut || r.Duration > 30*time.Second {
 		t.Fatalf("timed out %v after %v", r.TimedOut, r.Duration)
 	}
-	count := func() int {
-		r := run(t, s, sandbox.ExecRequest{Shell: "wc -l < /tmp/beat"})
-		var n int
-		fmt.Sscan(string(r.Output), &n)
-		return n
-	}
-	a := count()
+	a := beats(t, s, "/tmp/beat")
 	time.Sleep(time.Second)
-	if b := count(); a == 0 || b != a {
+	if b := beats(t, s, "/tmp/beat"); a == 0 || b != a {
 		t.Fatalf("background child survived the timeout: %d then %d heartbeats", a, b)
+	}
+}
+
+// hangLimit bounds an Exec that should return at once; past it the backend is hung (the
+// suite fails instead of blocking until the test binary's own timeout).
+const hangLimit = 2 * time.Minute
+
+// runBounded is run for a command that must end on its own or by its timeout: an Exec still
+// running after hangLimit fails the test.
+func runBounded(t *testing.T, s sandbox.Sandbox, req sandbox.ExecRequest) sandbox.ExecResult {
+	t.Helper()
+	type reply struct {
+		r   sandbox.ExecResult
+		err error
+	}
+	ch := make(chan reply, 1)
+	go func() {
+		r, err := s.Exec(context.Background(), req)
+		ch <- reply{r, err}
+	}()
+	select {
+	case rep := <-ch:
+		if rep.err != nil {
+			t.Fatalf("exec %q: %v", req.Shell, rep.err)
+		}
+		return rep.r
+	case <-time.After(hangLimit):
+		t.Fatalf("exec %q still running after %v: the command had ended", req.Shell, hangLimit)
+		return sandbox.ExecResult{}
+	}
+}
+
+// beats counts the heartbeat lines in file inside the sandbox.
+func beats(t *testing.T, s sandbox.Sandbox, file string) int {
+	r := run(t, s, sandbox.ExecRequest{Shell: "cat " + file + " 2>/dev/null | wc -l"})
+	var n int
+	fmt.Sscan(string(r.Output), &n)
+	return n
+}
+
+// testExitEndsBackground: the command exits at once, leaving a background child that holds its
+// output open; Exec must return then (not at the timeout) and the child must be gone.
+func testExitEndsBackground(t *testing.T, s sandbox.Sandbox) {
+	r := runBounded(t, s, sandbox.ExecRequest{
+		Shell:   "(while true; do echo beat >> /tmp/bg; sleep 0.1; done) & (setsid sleep 1000 &); echo started",
+		Timeout: time.Minute,
+	})
+	if r.TimedOut || r.ExitCode != 0 || string(r.Output) != "started\n" {
+		t.Fatalf("exec waited for its background child: timed out %v exit %d output %q after %v", r.TimedOut, r.ExitCode, r.Output, r.Duration)
+	}
+	a := beats(t, s, "/tmp/bg")
+	time.Sleep(time.Second)
+	if b := beats(t, s, "/tmp/bg"); b != a {
+		t.Fatalf("background child outlived its command: %d then %d heartbeats", a, b)
+	}
+}
+
+// testStdinNeverEnds: a stdin that never reaches EOF must hold neither a command that ignores
+// it nor one killed by its timeout.
+func testStdinNeverEnds(t *testing.T, s sandbox.Sandbox) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	r := runBounded(t, s, sandbox.ExecRequest{Shell: "echo hi", Stdin: pr, Timeout: time.Minute})
+	if r.TimedOut || string(r.Output) != "hi\n" {
+		t.Fatalf("ended command held by stdin: timed out %v output %q", r.TimedOut, r.Output)
+	}
+	r = runBounded(t, s, sandbox.ExecRequest{Shell: "sleep 1000", Stdin: pr, Timeout: time.Second})
+	if !r.TimedOut {
+		t.Fatalf("timeout with an open stdin: timed out %v exit %d", r.TimedOut, r.ExitCode)
 	}
 }
 
@@ -149,6 +216,76 @@ func testTar(t *testing.T, s sandbox.Sandbox) {
 	}
 }
 
+// large is the size of the file testTarLarge moves each way: over 1 GiB, not a round number.
+const large = 1<<30 + 12345
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// testTarLarge streams a file over 1 GiB in (generated, never on the host's disk), replaces it
+// inside with another, and streams that out (read through tar.Reader, never extracted),
+// checking sizes and the bytes out.
+func testTarLarge(t *testing.T, s sandbox.Sandbox) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Name: "big.bin", Mode: 0o644, Size: large, Typeflag: tar.TypeReg})
+		if err == nil {
+			_, err = io.CopyN(tw, zeros{}, large)
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	if err := s.PutTar(context.Background(), "/submission/large", pr); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	r := run(t, s, sandbox.ExecRequest{Shell: "cd /submission/large && stat -c %s big.bin; " +
+		"rm big.bin; head -c " + fmt.Sprint(large) + " /dev/zero > out.bin && stat -c %s out.bin"})
+	if f := strings.Fields(string(r.Output)); len(f) != 2 || f[0] != fmt.Sprint(large) || f[1] != fmt.Sprint(large) {
+		t.Fatalf("sizes inside: %q", r.Output)
+	}
+	rc, err := s.GetTar(context.Background(), "/submission/large")
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no out.bin in the tar: %v", err)
+		}
+		if h.Name != "out.bin" {
+			continue
+		}
+		n, err := io.Copy(onlyByte{t: t, b: 0}, tr)
+		if err != nil || n != large || h.Size != large {
+			t.Fatalf("out.bin: header %d, read %d bytes, %v", h.Size, n, err)
+		}
+		return
+	}
+}
+
+// onlyByte fails the test on any byte other than b.
+type onlyByte struct {
+	t *testing.T
+	b byte
+}
+
+func (o onlyByte) Write(p []byte) (int, error) {
+	if i := bytes.IndexFunc(p, func(r rune) bool { return r != rune(o.b) }); i >= 0 {
+		o.t.Fatalf("unexpected byte %q in the tar's file", p[i])
+	}
+	return len(p), nil
+}
+
 func testNoNetwork(t *testing.T, s sandbox.Sandbox) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -179,9 +316,15 @@ func testHostHidden(t *testing.T, s sandbox.Sandbox) {
 	if r.ExitCode == 0 || strings.Contains(string(r.Output), "TOPSECRET") {
 		t.Fatalf("host file readable: exit %d %q", r.ExitCode, r.Output)
 	}
-	r = run(t, s, sandbox.ExecRequest{Shell: "echo x > /usr/pwned || echo x > /etc/pwned"})
-	if r.ExitCode == 0 {
-		t.Fatal("host system folder writable")
+	// Writing the sandbox's own /usr may be allowed (a container's image); the host's must not
+	// change.
+	dir := filepath.Dir(secret)
+	run(t, s, sandbox.ExecRequest{Shell: "echo x > /usr/pwned-latent; echo x > /etc/pwned-latent; echo x > " + dir + "/pwned"})
+	for _, p := range []string{"/usr/pwned-latent", "/etc/pwned-latent", filepath.Join(dir, "pwned")} {
+		if _, err := os.Stat(p); err == nil {
+			os.Remove(p)
+			t.Errorf("the sandbox wrote the host's %s", p)
+		}
 	}
 }
 
