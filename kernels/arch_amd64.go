@@ -18,17 +18,12 @@ func supportedISAs() []*isa {
 		name:   "avx2",
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
-		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2, dotRows: dotRowsAVX2,
+		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192,
 	}}
 }
-
-// dotRowsAVX2 is the most rows of A for which gemm takes gemmDot on AVX2. Measured against
-// gemmNarrow in one run on 5280×15840 weights (Zen 3, 2 cores, ms): 8 rows bf16 19.7 vs 27,
-// fp32 25.5 vs 46; 16 rows bf16 33 vs 44, fp32 39 vs 57; 32 rows bf16 56 vs 57, fp32 77 vs 61.
-const dotRowsAVX2 = 16
 
 // allISAs is supportedISAs plus the AVX-512 implementation where the CPU has AVX-512F. That
 // one is opt-in (LATENT_KERNELS=avx512): it has not yet run on AVX-512 hardware, only passed

@@ -29,10 +29,9 @@ type isa struct {
 
 	// Dot-product tiles for gemmDot: sums[4r+i] = Σ_p w[r*ldw+p]·x[i*ldx+p] for 3 weight rows
 	// r and 4 rows i of x, k a positive multiple of 16 (x permuted for bf16, see
-	// permuteBF16Order). dotRows is the most rows of A for which gemm takes gemmDot; 0: never.
+	// permuteBF16Order); nil where the implementation has none (then pathRows is never taken).
 	dotF32  func(sums, x *float32, ldx int, w *float32, ldw, k, pf, groups int)
 	dotBF16 func(sums, x *float32, ldx int, w *uint16, ldw, k, pf, groups int)
-	dotRows int
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.

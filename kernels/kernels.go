@@ -14,19 +14,17 @@ package kernels
 
 import "math"
 
-// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights: matrix-vector products for up
-// to gemvRows input rows (decode: memory-bound, the weights stream once) and a packed, blocked
-// matrix product for more (prefill, training: compute-bound).
+// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights. Products with few rows
+// (decode: memory-bound, the weights should stream once) take the path chosen for m on this
+// CPU (see pathFor); more rows a packed, blocked matrix product (prefill, training:
+// compute-bound).
 func Linear(out, x, w []float32, m, k, n int) {
 	out, x, w = out[:m*n], x[:m*k], w[:n*k]
-	switch {
-	case fast == nil:
+	if fast == nil {
 		Parallel(n, func(lo, hi int) { linearColumnsGeneric(out, x, w, m, k, n, lo, hi) })
-	case m <= gemvRows:
-		gemvRowsF32(out, x, w, m, k, n)
-	default:
-		gemm(out, n, m, n, k, rowMajor(x, k), weightsF32(w, k), false)
+		return
 	}
+	linearPath(fast, fast.pathFor(false, m), out, rowMajor(x, k), weightsF32(w, k), m, k, n)
 }
 
 // LinearBF16 computes out[m×n] = x[m×k] · w[n×k]ᵀ where w holds bfloat16 bit patterns; the
@@ -34,14 +32,11 @@ func Linear(out, x, w []float32, m, k, n int) {
 // wider.
 func LinearBF16(out, x []float32, w []uint16, m, k, n int) {
 	out, x, w = out[:m*n], x[:m*k], w[:n*k]
-	switch {
-	case fast == nil:
+	if fast == nil {
 		Parallel(n, func(lo, hi int) { linearBF16ColumnsGeneric(out, x, w, m, k, n, lo, hi) })
-	case m <= gemvRows:
-		gemvRowsBF16(out, x, w, m, k, n)
-	default:
-		gemm(out, n, m, n, k, rowMajor(x, k), weightsBF16(w, k), false)
+		return
 	}
+	linearPath(fast, fast.pathFor(true, m), out, rowMajor(x, k), weightsBF16(w, k), m, k, n)
 }
 
 // MatMul computes out[m×n] = a[m×k] · b[k×n] (all row-major).

@@ -62,7 +62,7 @@ func (s *isa) selfTest() error {
 // gemmDot on 5 rows of A (two tile groups, one partial) against the first 6 weight rows (two
 // tiles).
 func (s *isa) selfTestDot(x, w []float32, wb []uint16, k, rows int) error {
-	if s.dotRows == 0 {
+	if s.dotF32 == nil {
 		return nil
 	}
 	const m, n = 5, 6
