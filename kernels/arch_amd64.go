@@ -21,7 +21,7 @@ func supportedISAs() []*isa {
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
-		fmaLoop: fmaLoopAVX2, fmaFlops: 192,
+		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}}
 }
 
@@ -39,7 +39,7 @@ func allISAs() []*isa {
 		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
-		fmaLoop: fmaLoopAVX512, fmaFlops: 384,
+		fmaLoop: fmaLoopAVX512, fmaFlops: 384, choice: new(choiceState),
 	}}, list...)
 }
 

@@ -54,6 +54,9 @@ type isa struct {
 	// it only serves MeasurePeak.
 	fmaLoop  func(n int)
 	fmaFlops int
+
+	// choice is the measured path per row count for products with few rows (see pathFor).
+	choice *choiceState
 }
 
 // vecBlock is the element granularity of the vector helpers; callers finish the tail in Go.

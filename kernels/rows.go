@@ -57,14 +57,6 @@ func (s *isa) defaultPath(m int) path {
 	return pathPacked
 }
 
-// pathFor is the path s takes for m rows of bf16 (or fp32) weights.
-func (s *isa) pathFor(bf16 bool, m int) path {
-	if m > maxRows {
-		return pathPacked
-	}
-	return s.defaultPath(m)
-}
-
 // linearPath computes out[m×n] = a[m×k] · btᵀ with s's kernels along path p (bt holds Linear's
 // weights by rows).
 func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,12 +19,22 @@ func init() {
 		dir                    string
 		steps, prefill, decode int
 		strategy               string
+		showKernels, refresh   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure prefill and decode speed against the memory bandwidth measured in the same run",
-		Args:  cobra.NoArgs,
+		Long: "Measure prefill and decode speed against the memory bandwidth measured in the same run.\n" +
+			"With --kernels, print which kernel path each product with 1–16 rows takes on this CPU and the\n" +
+			"timings that chose it (--refresh measures them again and rewrites the cache).",
+		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if showKernels || refresh {
+				return printKernels(refresh)
+			}
+			if dir == "" {
+				return fmt.Errorf(`required flag(s) "model" not set`)
+			}
 			if steps < 1 || prefill < 1 || decode < 1 {
 				return fmt.Errorf("--steps, --prefill and --tokens must be positive")
 			}
@@ -36,7 +47,8 @@ func init() {
 	f.IntVar(&prefill, "prefill", 64, "prompt length for the prefill measurement")
 	f.IntVar(&decode, "tokens", 4, "tokens to decode")
 	f.StringVar(&strategy, "cache", "full", "KV cache lookup strategy")
-	cmd.MarkFlagRequired("model")
+	f.BoolVar(&showKernels, "kernels", false, "print the kernel paths chosen on this CPU and why (no --model needed)")
+	f.BoolVar(&refresh, "refresh", false, "with --kernels: measure the kernel paths again and rewrite the cache")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -97,6 +109,37 @@ func runBench(dir string, steps, prefill, decode int, strategy string) error {
 	fmt.Printf("         time per token / bandwidth bound (%.3fs) = %.2f×\n", bound, dec/bound)
 	fmt.Printf("memory   peak resident %.2f GB before the bandwidth measurement; weights %.2f GB + KV cache %.4f GB\n", rss/1e9, float64(m.Weights.Bytes())/1e9, float64(cache.Bytes())/1e9)
 	return nil
+}
+
+// printKernels prints the kernel implementation in use and, for products with 1–16 rows of
+// bf16 and fp32 weights, the path chosen and the time of each path compared.
+func printKernels(refresh bool) error {
+	fmt.Printf("kernels  %s\n", kernels.Backend())
+	c, err := kernels.RowPaths(refresh)
+	if c == nil {
+		fmt.Println("no assembly kernels: every product runs the portable Go code")
+		return err
+	}
+	fmt.Printf("cpu      %s, %s kernels, %d workers\n", c.CPU, c.ISA, c.Workers)
+	fmt.Printf("choice   %s; measured %s on %d×%d weights\n", c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1])
+	fmt.Println("weights rows  chosen  ms per product (measured, or ~interpolated)")
+	for _, p := range c.Products {
+		names := make([]string, 0, len(p.Seconds))
+		for name := range p.Seconds {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		mark := ""
+		if p.Interpolated {
+			mark = "~"
+		}
+		var times []string
+		for _, name := range names {
+			times = append(times, fmt.Sprintf("%s %s%.3f", name, mark, p.Seconds[name]*1e3))
+		}
+		fmt.Printf("%-7s %4d  %-6s  %s\n", p.Weights, p.Rows, p.Path, strings.Join(times, ", "))
+	}
+	return err
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes, 0 if unknown.
