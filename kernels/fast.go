@@ -33,6 +33,10 @@ type isa struct {
 	dotF32  func(sums, x *float32, ldx int, w *float32, ldw, k, pf, groups int)
 	dotBF16 func(sums, x *float32, ldx int, w *uint16, ldw, k, pf, groups int)
 
+	// q8Dot is the q8_0 kernel of dotQ8Rows (blocks runs of 32 per row, rows weight rows, both
+	// positive); nil where the portable one runs.
+	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.
 	packF32  func(dst, src *float32, rs, kc, width int)

@@ -55,7 +55,34 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestPack(); err != nil {
 		return err
 	}
+	if err := s.selfTestQ8(); err != nil {
+		return err
+	}
 	return s.selfTestVector()
+}
+
+// selfTestQ8 checks the q8_0 kernel, where the implementation has one, on 3 rows of 3 runs
+// (a pair and a single) whose scales are powers of two, so every sum is exact.
+func (s *isa) selfTestQ8() error {
+	if s.q8Dot == nil {
+		return nil
+	}
+	const rows, blocks = 3, 3
+	qx, qw := make([]int8, blocks*Q8Block), make([]int8, rows*blocks*Q8Block)
+	for i := range qx {
+		qx[i] = int8((i*37)%255 - 127)
+	}
+	for i := range qw {
+		qw[i] = int8((i*91+5)%256 - 128) // -128 included
+	}
+	dx, dw := []float32{0.5, 0.25, 2}, make([]uint16, rows*blocks)
+	for i := range dw {
+		dw[i] = Float32ToF16(float32(int(1)<<(i%4)) / 64)
+	}
+	want, got := make([]float32, rows), make([]float32, rows)
+	dotQ8Rows(want, qx, dx, qw, dw)
+	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
+	return sameValues("q8_0 kernel", got, want)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through
