@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latentlab/latent/internal/fixtures"
 	"github.com/latentlab/latent/kernels"
 )
 
@@ -41,5 +42,36 @@ func TestBenchKernelsRefresh(t *testing.T) {
 	data, _ := os.ReadFile(file)
 	if err := json.Unmarshal(data, &c); err != nil || len(c.Products) != 32 {
 		t.Fatalf("cache not rewritten: %v, %d products\n%s", err, len(c.Products), data)
+	}
+}
+
+// `latent convert --dtype q8_0` writes a checkpoint that forward runs on, close to the fp32
+// original's logits.
+func TestConvertQ8(t *testing.T) {
+	dir := fixtures.Path(t, "huginn-tiny")
+	out := filepath.Join(t.TempDir(), "q8")
+	if _, err := runCLI(t, "", "convert", "--in", dir, "--out", out, "--dtype", "q8_0"); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"forward", "--ids", "1,357,109,160", "--steps", "4", "--json", "--model"}
+	var got, want struct{ Logits [][]float32 }
+	for _, c := range []struct {
+		dir string
+		v   any
+	}{{out, &got}, {dir, &want}} {
+		text, err := runCLI(t, "", append(ids, c.dir)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(text), c.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, row := range got.Logits {
+		for j, v := range row {
+			if d := v - want.Logits[i][j]; d > 0.05 || d < -0.05 {
+				t.Fatalf("q8_0 logit [%d][%d] = %g, fp32 %g", i, j, v, want.Logits[i][j])
+			}
+		}
 	}
 }
