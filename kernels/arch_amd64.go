@@ -15,12 +15,13 @@ func supportedISAs() []*isa {
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
 	// 512, tied at 1024 and lost 15 % at 2048.
 	var q8 func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	var q8x2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 	if cpu.X86.HasF16C {
-		q8 = q8DotAVX2
+		q8, q8x2 = q8DotAVX2, q8Dot2AVX2
 	}
 	return []*isa{{
-		name:   "avx2",
-		q8Dot:  q8,
+		name:  "avx2",
+		q8Dot: q8, q8Dot2: q8x2,
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
@@ -68,6 +69,9 @@ func gemvBF16AVX2(out, x *float32, w *uint16, k, ldw, rows int)
 
 //go:noescape
 func q8DotAVX2(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
+//go:noescape
+func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

@@ -36,6 +36,9 @@ type isa struct {
 	// q8Dot is the q8_0 kernel of dotQ8Rows (blocks runs of 32 per row, rows weight rows, both
 	// positive); nil where the portable one runs.
 	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	// q8Dot2 is q8Dot for two rows of x (back to back), storing out[r] and out[ldo+r]; nil
+	// where q8Dot is.
+	q8Dot2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.

@@ -25,27 +25,32 @@ const q8RowBytes = 256 << 10
 func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 	blocks := k / Q8Block
 	out, x, quants, scales = out[:m*n], x[:m*k], quants[:n*k], scales[:n*blocks]
+	if blocks == 0 {
+		clear(out)
+		return
+	}
 	qx, dx := make([]int8, m*k), make([]float32, m*blocks)
 	for i := range m {
 		QuantizeQ8Activations(qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks], x[i*k:(i+1)*k])
 	}
-	kernel := dotQ8Rows
-	if fast != nil && fast.q8Dot != nil {
-		kernel = func(out []float32, qx []int8, dx []float32, qw []int8, dw []uint16) {
-			if len(out) > 0 && len(dx) > 0 {
-				fast.q8Dot(&out[0], &qx[0], &dx[0], &qw[0], &dw[0], len(dx), len(out))
-			} else {
-				clear(out)
-			}
-		}
-	}
-	rowsPerBlock := max(q8RowBytes/max(k+2*blocks, 1), 1)
+	s := fast
+	rowsPerBlock := max(q8RowBytes/(k+2*blocks), 1)
 	Parallel(n, func(lo, hi int) {
 		for r0 := lo; r0 < hi; r0 += rowsPerBlock {
 			r1 := min(r0+rowsPerBlock, hi)
-			for i := range m {
-				kernel(out[i*n+r0:i*n+r1], qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks],
-					quants[r0*k:r1*k], scales[r0*blocks:r1*blocks])
+			qw, dw := quants[r0*k:r1*k], scales[r0*blocks:r1*blocks]
+			i := 0
+			for ; s != nil && s.q8Dot2 != nil && i+2 <= m; i += 2 {
+				_ = out[(i+1)*n+r1-1]
+				s.q8Dot2(&out[i*n+r0], n, &qx[i*k], &dx[i*blocks], &qw[0], &dw[0], blocks, r1-r0)
+			}
+			for ; i < m; i++ {
+				o, q, d := out[i*n+r0:i*n+r1], qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks]
+				if s != nil && s.q8Dot != nil {
+					s.q8Dot(&o[0], &q[0], &d[0], &qw[0], &dw[0], blocks, len(o))
+				} else {
+					dotQ8Rows(o, q, d, qw, dw)
+				}
 			}
 		}
 	})

@@ -149,32 +149,49 @@ func TestF16(t *testing.T) {
 }
 
 // BenchmarkQ8Rows reports the aggregate rows per second of q8_0 products with m = 1, 2, 4, 8,
-// 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, and
-// m = 1's time against the bf16 product's on the same shape, in one run.
+// 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, with
+// the two-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
+// product's on the same shape, all interleaved in one run.
 func BenchmarkQ8Rows(b *testing.B) {
+	if fast == nil {
+		b.Skip("no assembly kernels")
+	}
 	const n, k = 15840, 5280
 	rng := rand.New(rand.NewPCG(6, 8))
 	c := newQ8Case(rng, maxRows, k, n)
 	wb := randomBF16(rng, n*k, 0)
 	out := make([]float32, maxRows*n)
 	ms := []int{1, 2, 4, 8, 16}
-	best := make([]float64, len(ms)+1)
+	saved := fast
+	defer func() { fast = saved }()
+	oneRow := *fast
+	oneRow.q8Dot2 = nil
+	impls := map[string]*isa{"q8": saved, "q8-1row": &oneRow}
+	best := map[string][]float64{}
+	keep := func(name string, i int, s float64) {
+		if best[name] == nil {
+			best[name] = make([]float64, len(ms))
+		}
+		if best[name][i] == 0 || s < best[name][i] {
+			best[name][i] = s
+		}
+	}
 	for b.Loop() {
-		for i, m := range ms {
-			s := timeIt(func() { LinearQ8(out, c.x, c.q, c.d, m, k, n) })
-			if best[i] == 0 || s < best[i] {
-				best[i] = s
+		for name, impl := range impls {
+			fast = impl
+			for i, m := range ms {
+				keep(name, i, timeIt(func() { LinearQ8(out, c.x, c.q, c.d, m, k, n) }))
 			}
 		}
-		s := timeIt(func() { LinearBF16(out, c.x, wb, 1, k, n) })
-		if best[len(ms)] == 0 || s < best[len(ms)] {
-			best[len(ms)] = s
+		fast = saved
+		keep("bf16", 0, timeIt(func() { LinearBF16(out, c.x, wb, 1, k, n) }))
+	}
+	for name := range impls {
+		for i, m := range ms[1:] {
+			b.ReportMetric(float64(m)*best[name][0]/best[name][i+1], fmt.Sprintf("%s-m%d/m1", name, m))
 		}
 	}
-	for i, m := range ms[1:] {
-		b.ReportMetric(float64(m)*best[0]/best[i+1], fmt.Sprintf("q8-m%d/m1", m))
-	}
-	b.ReportMetric(best[0]*1e3, "q8-m1-ms")
-	b.ReportMetric(best[len(ms)]*1e3, "bf16-m1-ms")
-	b.ReportMetric(best[0]/best[len(ms)], "q8/bf16-m1")
+	b.ReportMetric(best["q8"][0]*1e3, "q8-m1-ms")
+	b.ReportMetric(best["bf16"][0]*1e3, "bf16-m1-ms")
+	b.ReportMetric(best["q8"][0]/best["bf16"][0], "q8/bf16-m1")
 }

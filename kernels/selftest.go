@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // selfTest runs each of s's assembly kernels once on small data whose products and sums are
 // exact in fp32 (multiples of 1/8 below 1), so any correct kernel matches the Go reference
@@ -82,7 +85,17 @@ func (s *isa) selfTestQ8() error {
 	want, got := make([]float32, rows), make([]float32, rows)
 	dotQ8Rows(want, qx, dx, qw, dw)
 	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
-	return sameValues("q8_0 kernel", got, want)
+	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8Dot2 == nil {
+		return err
+	}
+	// Two rows of x: the first as above, the second the first reversed with other scales.
+	qx2, dx2 := append(slices.Clone(qx), qx...), append(slices.Clone(dx), 4, 0.125, 1)
+	slices.Reverse(qx2[len(qx):])
+	want2, got2 := make([]float32, 2*rows), make([]float32, 2*rows)
+	copy(want2, want)
+	dotQ8Rows(want2[rows:], qx2[len(qx):], dx2[blocks:], qw, dw)
+	s.q8Dot2(&got2[0], rows, &qx2[0], &dx2[0], &qw[0], &dw[0], blocks, rows)
+	return sameValues("two-row q8_0 kernel", got2, want2)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through
