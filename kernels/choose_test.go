@@ -26,7 +26,7 @@ func fakeMeasure(calls *int) func(*isa) []ProductPaths {
 	}
 }
 
-func firstISA(t *testing.T) *isa {
+func firstISA(t testing.TB) *isa {
 	list := supportedISAs()
 	if len(list) == 0 {
 		t.Skip("no assembly kernels on this CPU")
@@ -137,4 +137,35 @@ func TestInterpolate(t *testing.T) {
 			t.Fatalf("interpolate(%d) = %g, %v; want %g, %v", c.x, y, exact, c.y, c.exact)
 		}
 	}
+}
+
+// FuzzReadChoice: any cache file is either refused or installs a table whose every entry is a
+// path the implementation runs.
+func FuzzReadChoice(f *testing.F) {
+	s := firstISA(f)
+	calls := 0
+	good, _ := json.Marshal(&RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
+		Products: fakeMeasure(&calls)(s)})
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"products":[{"weights":"bf16","rows":0,"path":"rows"}]}`))
+	file := filepath.Join(f.TempDir(), "kernels.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := readChoice(s, file)
+		if err != nil {
+			return
+		}
+		probe := *s
+		probe.choice = new(choiceState)
+		probe.install(c)
+		for _, bf16 := range []bool{false, true} {
+			for m := 1; m <= maxRows; m++ {
+				if p := probe.pathFor(bf16, m); !s.runs(p) {
+					t.Fatalf("installed path %s for m=%d, which %s lacks", p, m, s.name)
+				}
+			}
+		}
+	})
 }
