@@ -39,7 +39,8 @@ const measureN, measureK = 2048, 2048
 var measuredRows = []int{1, 2, 4, 8, 16}
 
 // measureRounds is how often each (m, path) is timed, round robin, keeping the fastest: a
-// single sample on a shared machine can be twice too slow.
+// single sample on a shared machine can be twice too slow even in CPU time (caches and memory
+// bandwidth are shared too).
 const measureRounds = 5
 
 // RowChoice is how products with 1…16 rows are computed on this CPU, and why.
@@ -308,7 +309,7 @@ func measurePaths(s *isa) []ProductPaths {
 					if round >= 2 && times[i] > pruneFactor*fastest {
 						continue
 					}
-					t := timeIt(func() { linearPath(s, p, out, rowMajor(x, measureK), bt, m, measureK, measureN) })
+					t := workTime(func() { linearPath(s, p, out, rowMajor(x, measureK), bt, m, measureK, measureN) })
 					if times[i] == 0 || t < times[i] {
 						times[i] = t
 					}
@@ -321,7 +322,21 @@ func measurePaths(s *isa) []ProductPaths {
 }
 
 // pruneFactor: see measurePaths.
-const pruneFactor = 1.5
+const pruneFactor = 2
+
+// workTime returns the seconds fn takes on the pool when it has the cores to itself: the
+// process CPU time it uses divided by the worker count (every path splits its work evenly
+// over the workers, whose idle wait costs no CPU time), which time slices lost to other
+// processes on a shared machine do not inflate the way they inflate wall time. Without a CPU
+// clock it is the wall time.
+func workTime(fn func()) float64 {
+	cpu0 := processCPUTime()
+	wall := timeIt(fn)
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		return min(wall, cpu.Seconds()/float64(min(Workers(), runtime.NumCPU())))
+	}
+	return wall
+}
 
 // measureWeights returns measureN×measureK weights of small values.
 func measureWeights(bf16 bool) operand {
