@@ -1,13 +1,15 @@
-// Package kernels holds the hot numeric loops of latent: matrix products with fp32 or bf16
-// weights, vector helpers, RMSNorm, RoPE, softmax, exp and SwiGLU. Weights follow PyTorch's Linear
+// Package kernels holds the hot numeric loops of latent: matrix products with fp32, bf16 or
+// q8_0 (int8, see LinearQ8) weights, vector helpers, RMSNorm, RoPE, softmax, exp and SwiGLU. Weights follow PyTorch's Linear
 // layout, [out, in], so Linear computes y = x·Wᵀ.
 //
 // On amd64 an assembly path (AVX2 with FMA) is chosen once at start-up from the CPU's
 // features, after a self-test of its kernels; a portable Go fallback computes the same
 // results (up to the order of floating-point additions) everywhere. LATENT_KERNELS=go forces
 // the fallback; LATENT_KERNELS=avx512 opts in to the AVX-512 kernels, which have not yet run
-// on AVX-512 hardware. Backend reports the path in use. Work is spread over a persistent pool
-// of GOMAXPROCS workers (see Parallel).
+// on AVX-512 hardware. Backend reports the path in use. Products with 1–16 rows (decode) take,
+// per row count, the path a short measurement at first use found fastest on this CPU, cached
+// in the user's cache folder (see RowPaths). Work is spread over a persistent pool of
+// GOMAXPROCS workers (see Parallel).
 //
 // The package imports nothing of the project.
 package kernels
