@@ -151,7 +151,7 @@ func TestF16(t *testing.T) {
 // BenchmarkQ8Rows reports the aggregate rows per second of q8_0 products with m = 1, 2, 4, 8,
 // 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, with
 // the two-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
-// product's on the same shape, all interleaved in one run.
+// product's on the same shape, all interleaved in one run (times: workTime's, see BenchmarkRows).
 func BenchmarkQ8Rows(b *testing.B) {
 	if fast == nil {
 		b.Skip("no assembly kernels")
@@ -180,11 +180,11 @@ func BenchmarkQ8Rows(b *testing.B) {
 		for name, impl := range impls {
 			fast = impl
 			for i, m := range ms {
-				keep(name, i, timeIt(func() { LinearQ8(out, c.x, c.q, c.d, m, k, n) }))
+				keep(name, i, workTime(func() { LinearQ8(out, c.x, c.q, c.d, m, k, n) }))
 			}
 		}
 		fast = saved
-		keep("bf16", 0, timeIt(func() { LinearBF16(out, c.x, wb, 1, k, n) }))
+		keep("bf16", 0, workTime(func() { LinearBF16(out, c.x, wb, 1, k, n) }))
 	}
 	for name := range impls {
 		for i, m := range ms[1:] {

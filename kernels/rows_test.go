@@ -63,7 +63,9 @@ func legacyPath(m int) path {
 // BenchmarkRows reports the aggregate rows per second of products with m = 1, 2, 4, 8, 16 rows
 // through Huginn-0125's fused q, k, v weights (15840×5280, out of cache), as a ratio to m = 1,
 // for the routing in use ("now") and the one before per-m paths ("legacy"), measured
-// interleaved in one run so both see the same load. Ideal for rows sharing one read: ratio m.
+// interleaved in one run so both see the same load. Times are workTime's (CPU time per worker,
+// capped by wall time), steadier than wall time on a shared machine. Ideal for rows sharing one
+// read: ratio m.
 func BenchmarkRows(b *testing.B) {
 	if fast == nil || !fast.runs(pathRows) {
 		b.Skip("no row kernels on this CPU")
@@ -88,7 +90,7 @@ func BenchmarkRows(b *testing.B) {
 						best[name] = make([]float64, len(ms))
 					}
 					for i, m := range ms {
-						s := timeIt(func() { linearPath(fast, route(m), out, rowMajor(x, k), bt, m, k, n) })
+						s := workTime(func() { linearPath(fast, route(m), out, rowMajor(x, k), bt, m, k, n) })
 						if best[name][i] == 0 || s < best[name][i] {
 							best[name][i] = s
 						}
