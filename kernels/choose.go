@@ -102,14 +102,9 @@ func b2i(b bool) int {
 	return 0
 }
 
-// install makes c the table s uses. c was validated against s.
+// install makes c, validated against s (every m = 1…maxRows chosen), the table s uses.
 func (s *isa) install(c *RowChoice) {
-	t := &rowTable{choice: c}
-	for i := range t.paths {
-		for m := range t.paths[i] {
-			t.paths[i][m] = s.defaultPath(m)
-		}
-	}
+	t := &rowTable{choice: c} // m = 0 keeps pathGemv: linearPath returns at once
 	for _, p := range c.Products {
 		q, _ := parsePath(p.Path)
 		t.paths[b2i(p.Weights == "bf16")][p.Rows] = q

@@ -40,23 +40,6 @@ func parsePath(name string) (path, bool) {
 // runs reports whether s has the kernels path p needs.
 func (s *isa) runs(p path) bool { return p != pathRows || s.dotF32 != nil && s.dotBF16 != nil }
 
-// defaultPath is the path taken for m rows before (or without) a measurement: one
-// matrix-vector product for one row, the dot-product tiles that read each weight once for up
-// to maxRows, where the implementation has them. On 15840×5280 bf16 weights (Zen 2, 2 shared
-// cores, best of 5, ms), gemv / rows: m=1 19.6 / 23.9, m=2 32.9 / 21.0, m=4 60.1 / 20.5,
-// m=8 103 / 43.8.
-func (s *isa) defaultPath(m int) path {
-	switch {
-	case m <= 1:
-		return pathGemv
-	case m <= maxRows && s.runs(pathRows):
-		return pathRows
-	case m <= 8:
-		return pathGemv
-	}
-	return pathPacked
-}
-
 // linearPath computes out[m×n] = a[m×k] · btᵀ with s's kernels along path p (bt holds Linear's
 // weights by rows).
 func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
