@@ -14,21 +14,22 @@ func supportedISAs() []*isa {
 	// per nc columns (5–8 % faster than nc = 512 at 2048³, the same at 1024³). narrow is 512 KiB,
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
 	// 512, tied at 1024 and lost 15 % at 2048.
+	var q8 func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	var q8x2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	if cpu.X86.HasF16C {
+		q8, q8x2 = q8DotAVX2, q8Dot2AVX2
+	}
 	return []*isa{{
-		name:   "avx2",
+		name:  "avx2",
+		q8Dot: q8, q8Dot2: q8x2,
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
-		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2, dotRows: dotRowsAVX2,
+		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
-		fmaLoop: fmaLoopAVX2, fmaFlops: 192,
+		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}}
 }
-
-// dotRowsAVX2 is the most rows of A for which gemm takes gemmDot on AVX2. Measured against
-// gemmNarrow in one run on 5280×15840 weights (Zen 3, 2 cores, ms): 8 rows bf16 19.7 vs 27,
-// fp32 25.5 vs 46; 16 rows bf16 33 vs 44, fp32 39 vs 57; 32 rows bf16 56 vs 57, fp32 77 vs 61.
-const dotRowsAVX2 = 16
 
 // allISAs is supportedISAs plus the AVX-512 implementation where the CPU has AVX-512F. That
 // one is opt-in (LATENT_KERNELS=avx512): it has not yet run on AVX-512 hardware, only passed
@@ -44,7 +45,7 @@ func allISAs() []*isa {
 		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
-		fmaLoop: fmaLoopAVX512, fmaFlops: 384,
+		fmaLoop: fmaLoopAVX512, fmaFlops: 384, choice: new(choiceState),
 	}}, list...)
 }
 
@@ -65,6 +66,12 @@ func gemvF32AVX2(out, x, w *float32, k, ldw, rows int)
 
 //go:noescape
 func gemvBF16AVX2(out, x *float32, w *uint16, k, ldw, rows int)
+
+//go:noescape
+func q8DotAVX2(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
+//go:noescape
+func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

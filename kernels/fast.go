@@ -29,10 +29,16 @@ type isa struct {
 
 	// Dot-product tiles for gemmDot: sums[4r+i] = Σ_p w[r*ldw+p]·x[i*ldx+p] for 3 weight rows
 	// r and 4 rows i of x, k a positive multiple of 16 (x permuted for bf16, see
-	// permuteBF16Order). dotRows is the most rows of A for which gemm takes gemmDot; 0: never.
+	// permuteBF16Order); nil where the implementation has none (then pathRows is never taken).
 	dotF32  func(sums, x *float32, ldx int, w *float32, ldw, k, pf, groups int)
 	dotBF16 func(sums, x *float32, ldx int, w *uint16, ldw, k, pf, groups int)
-	dotRows int
+
+	// q8Dot is the q8_0 kernel of dotQ8Rows (blocks runs of 32 per row, rows weight rows, both
+	// positive); nil where the portable one runs.
+	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	// q8Dot2 is q8Dot for two rows of x (back to back), storing out[r] and out[ldo+r]; nil
+	// where q8Dot is.
+	q8Dot2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.
@@ -55,6 +61,9 @@ type isa struct {
 	// it only serves MeasurePeak.
 	fmaLoop  func(n int)
 	fmaFlops int
+
+	// choice is the measured path per row count for products with few rows (see pathFor).
+	choice *choiceState
 }
 
 // vecBlock is the element granularity of the vector helpers; callers finish the tail in Go.

@@ -1,6 +1,6 @@
 package kernels
 
-// The blocked matrix product behind Linear (m > gemvRows), LinearBF16, MatMul and
+// The blocked matrix product behind Linear and LinearBF16 (on pathPacked), MatMul and
 // AccumulateTransposed, in the Goto/BLIS arrangement: C[m×n] (=|+=) A[m×k] · B[k×n] is cut
 // into kc-deep slabs; each slab of B (nc columns) and of A (mc rows) is packed into micro-panels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
@@ -135,9 +135,7 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		}
 		return
 	}
-	if bt.cs == 1 && a.cs == 1 && a.bf16 == nil && m <= fast.dotRows {
-		gemmDot(fast, c, ldc, m, n, k, a, bt, add)
-	} else if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
+	if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
 		gemmNarrow(c, ldc, m, n, k, a, bt, add)
 	} else {
 		gemmWide(c, ldc, m, n, k, a, bt, add)

@@ -2,30 +2,14 @@ package kernels
 
 import "unsafe"
 
-// gemvRows is the largest number of input rows for which Linear runs matrix-vector products
-// (each block of weights read from memory once, then from cache for the other rows) instead
-// of packing the weights for the blocked product. Measured on 5280×5280 bf16 weights (AVX2,
-// CPU time): GEMV is cheaper up to about 12 rows, 2.6× cheaper at 1 row, 1.4× at 8.
-const gemvRows = 8
-
 // gemvBlockBytes bounds the weights one block of rows spans: about half of a core's L2, so
 // that with several input rows the block is read from memory once and then from cache.
 const gemvBlockBytes = 512 << 10
 
-// gemvRowsF32 computes out[m×n] = x[m×k] · w[n×k]ᵀ as m matrix-vector products.
-func gemvRowsF32(out, x, w []float32, m, k, n int) {
-	gemv(out, x, w, m, k, n, fast.gemvF32, dotGeneric)
-}
-
-// gemvRowsBF16 is gemvRowsF32 for bf16 weights.
-func gemvRowsBF16(out, x []float32, w []uint16, m, k, n int) {
-	gemv(out, x, w, m, k, n, fast.gemvBF16, dotBF16Generic)
-}
-
 // gemv computes out[i*n+r] = x[i*k : i*k+k] · w[r*k : r*k+k] for every input row i < m and
 // weight row r < n. The weight rows are split over the pool in groups of four and visited in
 // blocks of gemvBlockBytes, each block serving all m input rows before the next is read.
-func gemv[W float32 | uint16](out, x []float32, w []W, m, k, n int,
+func gemv[W float32 | uint16](s *isa, out, x []float32, w []W, m, k, n int,
 	kernel func(out, x *float32, w *W, k, ldw, rows int), tail func(x []float32, w []W) float32) {
 	var zero W
 	block := max(gemvBlockBytes/max(k*int(unsafe.Sizeof(zero)), 1)&^3, 4)
@@ -34,18 +18,18 @@ func gemv[W float32 | uint16](out, x []float32, w []W, m, k, n int,
 		for r0 := 4 * lo; r0 < end; r0 += block {
 			r1 := min(r0+block, end)
 			for i := range m {
-				gemvBlock(out[i*n+r0:i*n+r1], x[i*k:i*k+k], w[r0*k:r1*k], k, kernel, tail)
+				gemvBlock(s, out[i*n+r0:i*n+r1], x[i*k:i*k+k], w[r0*k:r1*k], k, kernel, tail)
 			}
 		}
 	})
 }
 
 // gemvBlock computes out[r] = x · w[r*k : r*k+k] for r < len(out). The assembly kernel covers
-// the rows in whole groups of four and the first k rounded down to fast.gemvStep elements;
+// the rows in whole groups of four and the first k rounded down to s.gemvStep elements;
 // tail finishes the rest of each row and the rows left over.
-func gemvBlock[W float32 | uint16](out, x []float32, w []W, k int,
+func gemvBlock[W float32 | uint16](s *isa, out, x []float32, w []W, k int,
 	kernel func(out, x *float32, w *W, k, ldw, rows int), tail func(x []float32, w []W) float32) {
-	body := k &^ (fast.gemvStep - 1)
+	body := k &^ (s.gemvStep - 1)
 	groups := len(out) &^ 3
 	if body > 0 && groups > 0 {
 		kernel(&out[0], &x[0], &w[0], body, k, groups)

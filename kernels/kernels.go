@@ -1,32 +1,32 @@
-// Package kernels holds the hot numeric loops of latent: matrix products with fp32 or bf16
-// weights, vector helpers, RMSNorm, RoPE, softmax, exp and SwiGLU. Weights follow PyTorch's Linear
+// Package kernels holds the hot numeric loops of latent: matrix products with fp32, bf16 or
+// q8_0 (int8, see LinearQ8) weights, vector helpers, RMSNorm, RoPE, softmax, exp and SwiGLU. Weights follow PyTorch's Linear
 // layout, [out, in], so Linear computes y = x·Wᵀ.
 //
 // On amd64 an assembly path (AVX2 with FMA) is chosen once at start-up from the CPU's
 // features, after a self-test of its kernels; a portable Go fallback computes the same
 // results (up to the order of floating-point additions) everywhere. LATENT_KERNELS=go forces
 // the fallback; LATENT_KERNELS=avx512 opts in to the AVX-512 kernels, which have not yet run
-// on AVX-512 hardware. Backend reports the path in use. Work is spread over a persistent pool
-// of GOMAXPROCS workers (see Parallel).
+// on AVX-512 hardware. Backend reports the path in use. Products with 1–16 rows (decode) take,
+// per row count, the path a short measurement at first use found fastest on this CPU, cached
+// in the user's cache folder (see RowPaths). Work is spread over a persistent pool of
+// GOMAXPROCS workers (see Parallel).
 //
 // The package imports nothing of the project.
 package kernels
 
 import "math"
 
-// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights: matrix-vector products for up
-// to gemvRows input rows (decode: memory-bound, the weights stream once) and a packed, blocked
-// matrix product for more (prefill, training: compute-bound).
+// Linear computes out[m×n] = x[m×k] · w[n×k]ᵀ for fp32 weights. Products with few rows
+// (decode: memory-bound, the weights should stream once) take the path chosen for m on this
+// CPU (see pathFor); more rows a packed, blocked matrix product (prefill, training:
+// compute-bound).
 func Linear(out, x, w []float32, m, k, n int) {
 	out, x, w = out[:m*n], x[:m*k], w[:n*k]
-	switch {
-	case fast == nil:
+	if fast == nil {
 		Parallel(n, func(lo, hi int) { linearColumnsGeneric(out, x, w, m, k, n, lo, hi) })
-	case m <= gemvRows:
-		gemvRowsF32(out, x, w, m, k, n)
-	default:
-		gemm(out, n, m, n, k, rowMajor(x, k), weightsF32(w, k), false)
+		return
 	}
+	linearPath(fast, fast.pathFor(false, m), out, rowMajor(x, k), weightsF32(w, k), m, k, n)
 }
 
 // LinearBF16 computes out[m×n] = x[m×k] · w[n×k]ᵀ where w holds bfloat16 bit patterns; the
@@ -34,14 +34,11 @@ func Linear(out, x, w []float32, m, k, n int) {
 // wider.
 func LinearBF16(out, x []float32, w []uint16, m, k, n int) {
 	out, x, w = out[:m*n], x[:m*k], w[:n*k]
-	switch {
-	case fast == nil:
+	if fast == nil {
 		Parallel(n, func(lo, hi int) { linearBF16ColumnsGeneric(out, x, w, m, k, n, lo, hi) })
-	case m <= gemvRows:
-		gemvRowsBF16(out, x, w, m, k, n)
-	default:
-		gemm(out, n, m, n, k, rowMajor(x, k), weightsBF16(w, k), false)
+		return
 	}
+	linearPath(fast, fast.pathFor(true, m), out, rowMajor(x, k), weightsBF16(w, k), m, k, n)
 }
 
 // MatMul computes out[m×n] = a[m×k] · b[k×n] (all row-major).

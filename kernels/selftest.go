@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // selfTest runs each of s's assembly kernels once on small data whose products and sums are
 // exact in fp32 (multiples of 1/8 below 1), so any correct kernel matches the Go reference
@@ -55,14 +58,51 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestPack(); err != nil {
 		return err
 	}
+	if err := s.selfTestQ8(); err != nil {
+		return err
+	}
 	return s.selfTestVector()
+}
+
+// selfTestQ8 checks the q8_0 kernel, where the implementation has one, on 3 rows of 3 runs
+// (a pair and a single) whose scales are powers of two, so every sum is exact.
+func (s *isa) selfTestQ8() error {
+	if s.q8Dot == nil {
+		return nil
+	}
+	const rows, blocks = 3, 3
+	qx, qw := make([]int8, blocks*Q8Block), make([]int8, rows*blocks*Q8Block)
+	for i := range qx {
+		qx[i] = int8((i*37)%255 - 127)
+	}
+	for i := range qw {
+		qw[i] = int8((i*91+5)%256 - 128) // -128 included
+	}
+	dx, dw := []float32{0.5, 0.25, 2}, make([]uint16, rows*blocks)
+	for i := range dw {
+		dw[i] = Float32ToF16(float32(int(1)<<(i%4)) / 64)
+	}
+	want, got := make([]float32, rows), make([]float32, rows)
+	dotQ8Rows(want, qx, dx, qw, dw)
+	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
+	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8Dot2 == nil {
+		return err
+	}
+	// Two rows of x: the first as above, the second the first reversed with other scales.
+	qx2, dx2 := append(slices.Clone(qx), qx...), append(slices.Clone(dx), 4, 0.125, 1)
+	slices.Reverse(qx2[len(qx):])
+	want2, got2 := make([]float32, 2*rows), make([]float32, 2*rows)
+	copy(want2, want)
+	dotQ8Rows(want2[rows:], qx2[len(qx):], dx2[blocks:], qw, dw)
+	s.q8Dot2(&got2[0], rows, &qx2[0], &dx2[0], &qw[0], &dw[0], blocks, rows)
+	return sameValues("two-row q8_0 kernel", got2, want2)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through
 // gemmDot on 5 rows of A (two tile groups, one partial) against the first 6 weight rows (two
 // tiles).
 func (s *isa) selfTestDot(x, w []float32, wb []uint16, k, rows int) error {
-	if s.dotRows == 0 {
+	if s.dotF32 == nil {
 		return nil
 	}
 	const m, n = 5, 6

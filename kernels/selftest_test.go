@@ -51,6 +51,24 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 		"dot drops a block": func(s *isa) {
 			s.dot = func(a, b *float32, n int) float32 { return good.dot(a, b, n-vecBlock) }
 		},
+		"q8_0 drops a run": func(s *isa) {
+			if good.q8Dot == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.q8Dot = func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int) {
+				good.q8Dot(out, qx, dx, qw, dw, blocks-1, rows)
+			}
+		},
+		"two-row q8_0 drops a run": func(s *isa) {
+			if good.q8Dot2 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.q8Dot2 = func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int) {
+				good.q8Dot2(out, ldo, qx, dx, qw, dw, blocks-1, rows)
+			}
+		},
 		"axpy drops a block": func(s *isa) {
 			s.axpy = func(y, x *float32, a float32, n int) { good.axpy(y, x, a, n-vecBlock) }
 		},

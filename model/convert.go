@@ -17,13 +17,14 @@ import (
 // ConvertOptions configure Convert.
 type ConvertOptions struct {
 	Shards   int             // output shard count (1: a single model.safetensors)
+	DType    string          // "bf16" (also when empty) or "q8_0": the quantizable weights as q8_0, the rest bf16
 	Progress func(bytes int) // called as output bytes are produced; may be nil
 	Force    bool            // replace a non-empty output folder
 	Ctx      context.Context // stops the conversion (nil: never)
 }
 
 // sideFiles are the files of a Hugging Face model folder copied unchanged by Convert.
-var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"}
+var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json"}
 
 // ConvertToBF16 rewrites the checkpoint in dir as bf16 (round to nearest even) into out: the
 // parameters only (the duplicated lm_head of a tied model and the freqs_cis buffer are dropped),
@@ -31,7 +32,13 @@ var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tok
 // is built in a temporary folder beside out and renamed into place only when complete (see
 // outdir.Build), so a failed or cancelled conversion leaves no half model and no temporary files;
 // a non-empty out is refused unless opt.Force.
+//
+// With opt.DType "q8_0" the Linear weights of the blocks and the adapter are stored as q8_0
+// instead (see q8.go); the embedding, norms and biases stay bf16.
 func ConvertToBF16(in, out string, opt ConvertOptions) error {
+	if opt.DType != "" && opt.DType != "bf16" && opt.DType != "q8_0" {
+		return fmt.Errorf("convert: dtype %q: want bf16 or q8_0", opt.DType)
+	}
 	cfg, err := LoadConfig(filepath.Join(in, "config.json"))
 	if err != nil {
 		return err
@@ -65,6 +72,10 @@ func writeBF16(cfg *Config, ckpt *safetensors.Checkpoint, in, tmp string, opt Co
 	var tensors []safetensors.WriteTensor
 	for _, spec := range cfg.TensorSpecs() {
 		t, _ := ckpt.Tensor(spec.Name)
+		if opt.DType == "q8_0" && quantizable(spec.Name) {
+			tensors = append(tensors, q8Tensors(t, opt.Progress)...)
+			continue
+		}
 		tensors = append(tensors, safetensors.WriteTensor{
 			Name: spec.Name, DType: "BF16", Shape: t.Shape,
 			Fill: func(w io.Writer) error { return fillBF16(w, t, opt.Progress) },

@@ -12,8 +12,9 @@ import (
 )
 
 // Load opens a model folder (config.json plus model.safetensors or a sharded index), checks every
-// tensor against the config and maps the weights without copying them: fp32 and bf16 stay as
-// stored (zero-copy views of the mapped files); f16 is widened to fp32 at load.
+// tensor against the config and maps the weights without copying them: fp32, bf16 and q8_0
+// (see q8.go) stay as stored (zero-copy views of the mapped files); f16 is widened to fp32 at
+// load.
 func Load(dir string) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -73,12 +74,21 @@ func CheckTensors(cfg *Config, ckpt *safetensors.Checkpoint) error {
 			problems = append(problems, fmt.Sprintf("missing tensor %q %v", spec.Name, spec.Shape))
 			continue
 		}
+		if t.DType == "I8" && slices.Equal(t.Shape, spec.Shape) {
+			problems = append(problems, q8Problems(ckpt, t, spec.Shape)...)
+			continue
+		}
 		problems = append(problems, tensorProblems(t, spec.Shape)...)
 	}
 	optional := cfg.OptionalTensors()
 	for _, name := range ckpt.Names() {
 		if want[name] {
 			continue
+		}
+		if base, ok := strings.CutSuffix(name, q8ScaleSuffix); ok && want[base] {
+			if t, _ := ckpt.Tensor(base); t.DType == "I8" {
+				continue // checked with its weight
+			}
 		}
 		if shape, ok := optional[name]; ok {
 			if t, _ := ckpt.Tensor(name); name != "freqs_cis" && !slices.Equal(t.Shape, shape) {
@@ -117,9 +127,12 @@ func (b *binder) matrix(name string) Matrix {
 	t, _ := b.ckpt.Tensor(name)
 	m := Matrix{Rows: t.Shape[0], Cols: numElements(t.Shape) / t.Shape[0]}
 	var err error
-	if t.DType == "BF16" {
+	switch t.DType {
+	case "I8":
+		m, err = q8Matrix(b.ckpt, t)
+	case "BF16":
 		m.BF16, err = t.BF16s()
-	} else {
+	default:
 		m.F32, err = t.ToFloat32()
 	}
 	if err != nil && b.err == nil {

@@ -2,16 +2,23 @@ package model
 
 import "github.com/latentlab/latent/kernels"
 
-// Matrix is a weight matrix in PyTorch Linear layout [Rows = out, Cols = in], held either as
-// fp32 or as bf16 bit patterns (widened inside the kernels, never stored wider).
+// Matrix is a weight matrix in PyTorch Linear layout [Rows = out, Cols = in], held as fp32, as
+// bf16 bit patterns (widened inside the kernels, never stored wider) or as q8_0 (int8 quants
+// with one fp16 scale per run of 32 along a row; see q8.go).
 type Matrix struct {
 	Rows, Cols int
 	F32        []float32
 	BF16       []uint16
+	Q8         []int8   // q8_0 quants [Rows×Cols]
+	Q8Scales   []uint16 // q8_0 fp16 scales [Rows×Cols/32]
 }
 
 // Apply computes out[m×Rows] = x[m×Cols] · Wᵀ.
 func (w *Matrix) Apply(out, x []float32, m int) {
+	if w.Q8 != nil {
+		kernels.LinearQ8(out[:m*w.Rows], x[:m*w.Cols], w.Q8, w.Q8Scales, m, w.Cols, w.Rows)
+		return
+	}
 	if w.BF16 != nil {
 		kernels.LinearBF16(out[:m*w.Rows], x[:m*w.Cols], w.BF16, m, w.Cols, w.Rows)
 		return
@@ -21,6 +28,12 @@ func (w *Matrix) Apply(out, x []float32, m int) {
 
 // Row copies row i, widened to fp32, into dst.
 func (w *Matrix) Row(dst []float32, i int) {
+	if w.Q8 != nil {
+		for j, q := range w.Q8[i*w.Cols : (i+1)*w.Cols] {
+			dst[j] = kernels.F16ToFloat32(w.Q8Scales[(i*w.Cols+j)/kernels.Q8Block]) * float32(q)
+		}
+		return
+	}
 	if w.BF16 != nil {
 		for j, b := range w.BF16[i*w.Cols : (i+1)*w.Cols] {
 			dst[j] = kernels.BF16ToFloat32(b)
@@ -32,6 +45,9 @@ func (w *Matrix) Row(dst []float32, i int) {
 
 // Bytes is the memory the matrix occupies.
 func (w *Matrix) Bytes() int64 {
+	if w.Q8 != nil {
+		return int64(len(w.Q8)) + int64(len(w.Q8Scales))*2
+	}
 	if w.BF16 != nil {
 		return int64(len(w.BF16)) * 2
 	}

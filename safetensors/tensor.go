@@ -44,6 +44,26 @@ func (t Tensor) BF16s() ([]uint16, error) {
 	return viewOrDecode(t.Data, binary.LittleEndian.Uint16), nil
 }
 
+// F16Bits returns the raw IEEE half-precision bit patterns of an F16 tensor: a zero-copy view of
+// Data when it is 2-byte aligned (read-only, like Data), otherwise a copy.
+func (t Tensor) F16Bits() ([]uint16, error) {
+	if err := t.check(F16); err != nil {
+		return nil, err
+	}
+	return viewOrDecode(t.Data, binary.LittleEndian.Uint16), nil
+}
+
+// Int8s returns the elements of an I8 tensor, a zero-copy view of Data (read-only, like Data).
+func (t Tensor) Int8s() ([]int8, error) {
+	if err := t.check(I8); err != nil {
+		return nil, err
+	}
+	if len(t.Data) == 0 {
+		return []int8{}, nil
+	}
+	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)), nil
+}
+
 // ToFloat32 returns the elements of an F32, BF16 or F16 tensor as float32. BF16 and F16 are
 // widened exactly into a new slice; F32 is returned as by Float32s (a view when aligned).
 func (t Tensor) ToFloat32() ([]float32, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,14 +21,25 @@ func init() {
 		steps, prefill, decode int
 		strategy               string
 		asJSON                 bool
+		showKernels, refresh   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure prefill and decode speed against the memory bandwidth measured in the same run",
 		Example: `  latent bench --model ~/models/huginn-0125-bf16 --steps 32 --tokens 8
-  latent bench --model testdata/fixtures/huginn-tiny --json`,
+  latent bench --model testdata/fixtures/huginn-tiny --json
+  latent bench --kernels --refresh`,
+		Long: "Measure prefill and decode speed against the memory bandwidth measured in the same run.\n" +
+			"With --kernels, print which kernel path each product with 1–16 rows takes on this CPU and the\n" +
+			"timings that chose it (--refresh measures them again and rewrites the cache).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showKernels || refresh {
+				return printKernels(cmd.OutOrStdout(), refresh, asJSON)
+			}
+			if dir == "" {
+				return fmt.Errorf(`required flag(s) "model" not set`)
+			}
 			if steps < 1 || prefill < 1 || decode < 1 {
 				return fmt.Errorf("--steps, --prefill and --tokens must be positive")
 			}
@@ -48,8 +60,9 @@ func init() {
 	f.IntVar(&prefill, "prefill", 64, "prompt length for the prefill measurement")
 	f.IntVar(&decode, "tokens", 4, "tokens to decode")
 	f.StringVar(&strategy, "cache", "full", "KV cache lookup strategy")
-	f.BoolVar(&asJSON, "json", false, `print the measures as one JSON object (seconds, bytes, GB/s)`)
-	cmd.MarkFlagRequired("model")
+	f.BoolVar(&asJSON, "json", false, `print the measures as one JSON object (seconds, bytes, GB/s; with --kernels the choice)`)
+	f.BoolVar(&showKernels, "kernels", false, "print the kernel paths chosen on this CPU and why (no --model needed)")
+	f.BoolVar(&refresh, "refresh", false, "with --kernels: measure the kernel paths again and rewrite the cache")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -133,6 +146,43 @@ func runBench(dir string, steps, prefill, decode int, strategy string) (*benchRe
 	r.BoundSeconds = float64(r.DecodeBytes) / (r.BandwidthGBps * 1e9)
 	r.CacheBytes = cache.Bytes()
 	return r, nil
+}
+
+// printKernels prints the kernel implementation in use and, for products with 1–16 rows of
+// bf16 and fp32 weights, the path chosen and the time of each path compared.
+func printKernels(w io.Writer, refresh, asJSON bool) error {
+	c, err := kernels.RowPaths(refresh)
+	if asJSON {
+		if jerr := writeJSON(w, map[string]any{"backend": kernels.Backend(), "row_paths": c}); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	fmt.Fprintf(w, "kernels  %s\n", kernels.Backend())
+	if c == nil {
+		fmt.Fprintln(w, "no assembly kernels: every product runs the portable Go code")
+		return err
+	}
+	fmt.Fprintf(w, "cpu      %s, %s kernels, %d workers\n", c.CPU, c.ISA, c.Workers)
+	fmt.Fprintf(w, "choice   %s; measured %s on %d×%d weights\n", c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1])
+	fmt.Fprintln(w, "weights rows  chosen  ms per product (measured, or ~interpolated)")
+	for _, p := range c.Products {
+		names := make([]string, 0, len(p.Seconds))
+		for name := range p.Seconds {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		mark := ""
+		if p.Interpolated {
+			mark = "~"
+		}
+		var times []string
+		for _, name := range names {
+			times = append(times, fmt.Sprintf("%s %s%.3f", name, mark, p.Seconds[name]*1e3))
+		}
+		fmt.Fprintf(w, "%-7s %4d  %-6s  %s\n", p.Weights, p.Rows, p.Path, strings.Join(times, ", "))
+	}
+	return err
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes, 0 if unknown.

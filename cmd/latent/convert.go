@@ -21,12 +21,13 @@ func init() {
 		Use:   "convert",
 		Short: "Convert an fp32 checkpoint to bf16 (drops the duplicated lm_head and freqs_cis)",
 		Example: `  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16
-  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16 --shards 4 --force`,
+  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-bf16 --shards 4 --force
+  latent convert --in ~/models/huginn-0125 --out ~/models/huginn-0125-q8 --dtype q8_0`,
 		Args:        cobra.NoArgs,
 		Annotations: cancelOnSignal,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dtype != "bf16" {
-				return fmt.Errorf("--dtype %q: only bf16 is supported", dtype)
+			if dtype != "bf16" && dtype != "q8_0" {
+				return fmt.Errorf("--dtype %q: only bf16 and q8_0 are supported", dtype)
 			}
 			if shards < 1 {
 				return fmt.Errorf("--shards %d must be at least 1", shards)
@@ -38,22 +39,22 @@ func init() {
 			if err != nil {
 				return err
 			}
-			bar := progress.New(os.Stderr, cfg.ParameterCount()*2, "converting to bf16", true)
+			bar := progress.New(os.Stderr, cfg.ParameterCount()*2, "converting to "+dtype, true) // q8_0 writes less: the bar stops short
 			start := time.Now()
-			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, Progress: func(n int) { bar.Add(int64(n)) },
+			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, DType: dtype, Progress: func(n int) { bar.Add(int64(n)) },
 				Force: force, Ctx: cmd.Context()})
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: "bf16", Shards: shards, Seconds: time.Since(start).Seconds()}
+			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: dtype, Shards: shards, Seconds: time.Since(start).Seconds()}
 			return rep.print(cmd.OutOrStdout(), asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&in, "in", "", "input model folder (fp32 safetensors, sharded or not)")
 	f.StringVar(&out, "out", "", "output folder (must be new or empty unless --force)")
-	f.StringVar(&dtype, "dtype", "bf16", "output dtype (bf16)")
+	f.StringVar(&dtype, "dtype", "bf16", "output dtype: bf16, or q8_0 (the blocks' and adapter's Linear weights as llama.cpp's Q8_0, the rest bf16)")
 	f.IntVar(&shards, "shards", 1, "output shard count")
 	f.BoolVar(&force, "force", false, "replace a non-empty --out (only once the conversion is complete)")
 	f.BoolVar(&asJSON, "json", false, `print {"out", "parameters", "dtype", "shards", "seconds"}`)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latentlab/latent/internal/fixtures"
+	"github.com/latentlab/latent/kernels"
+)
+
+// `latent bench --kernels --refresh` measures the paths afresh, prints a choice for every row
+// count and rewrites a corrupt cache into a valid one.
+func TestBenchKernelsRefresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the kernels")
+	}
+	file := filepath.Join(t.TempDir(), "kernels.json")
+	t.Setenv("LATENT_KERNELS_CACHE", file)
+	if err := os.WriteFile(file, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "", "bench", "--kernels", "--refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "kernels  "+kernels.Backend()) {
+		t.Fatalf("no backend line:\n%s", out)
+	}
+	if c, _ := kernels.RowPaths(false); c == nil {
+		if !strings.Contains(out, "portable Go") {
+			t.Fatalf("no kernels, yet:\n%s", out)
+		}
+		return
+	}
+	if !strings.Contains(out, "refresh requested") || strings.Count(out, "\nbf16 ") != 16 || strings.Count(out, "\nf32 ") != 16 {
+		t.Fatalf("want a refreshed choice for 16 row counts of each weight type:\n%s", out)
+	}
+	var c kernels.RowChoice
+	data, _ := os.ReadFile(file)
+	if err := json.Unmarshal(data, &c); err != nil || len(c.Products) != 32 {
+		t.Fatalf("cache not rewritten: %v, %d products\n%s", err, len(c.Products), data)
+	}
+}
+
+// `latent convert --dtype q8_0` writes a checkpoint that forward runs on, close to the fp32
+// original's logits.
+func TestConvertQ8(t *testing.T) {
+	dir := fixtures.Path(t, "huginn-tiny")
+	out := filepath.Join(t.TempDir(), "q8")
+	if _, err := runCLI(t, "", "convert", "--in", dir, "--out", out, "--dtype", "q8_0"); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"forward", "--ids", "1,357,109,160", "--steps", "4", "--json", "--model"}
+	var got, want struct{ Logits [][]float32 }
+	for _, c := range []struct {
+		dir string
+		v   any
+	}{{out, &got}, {dir, &want}} {
+		text, err := runCLI(t, "", append(ids, c.dir)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(text), c.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, row := range got.Logits {
+		for j, v := range row {
+			if d := v - want.Logits[i][j]; d > 0.05 || d < -0.05 {
+				t.Fatalf("q8_0 logit [%d][%d] = %g, fp32 %g", i, j, v, want.Logits[i][j])
+			}
+		}
+	}
+}

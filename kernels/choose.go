@@ -1,0 +1,395 @@
+package kernels
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The path for each product with few rows is chosen by measurement on the CPU that runs it:
+// at first use, every path the implementation has is timed on weights beyond the caches for
+// m = measuredRows, and each m up to maxRows takes the path with the smallest (measured or,
+// between measured m, interpolated) time. The result is cached per CPU in
+// os.UserCacheDir()/latent/kernels.json (LATENT_KERNELS_CACHE names another file, "off" none);
+// LATENT_KERNELS_REFRESH=1, or RowPaths(true), measures again. A cache that does not parse,
+// comes from another CPU, implementation or worker count, or names a path this implementation
+// lacks is never used: it is measured afresh and rewritten. Every path computes the same
+// products (and passed the self-test), so a choice can only cost speed.
+
+// cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
+const cacheVersion = 1
+
+// The measured weights, n×k, 8 MiB in bf16 and 16 MiB in fp32: well beyond the L2, so the
+// decode paths are timed streaming weights from at least the L3, and small enough that the
+// whole measurement stays short (see measurePaths).
+const measureN, measureK = 2048, 2048
+
+// measuredRows are the m timed; the others are interpolated between their neighbours.
+var measuredRows = []int{1, 2, 4, 8, 16}
+
+// measureRounds is how often each (m, path) is timed, round robin, keeping the fastest: a
+// single sample on a shared machine can be twice too slow even in CPU time (caches and memory
+// bandwidth are shared too).
+const measureRounds = 5
+
+// RowChoice is how products with 1…16 rows are computed on this CPU, and why.
+type RowChoice struct {
+	Version  int            `json:"version"`
+	CPU      string         `json:"cpu"`     // model name and a hash of the feature flags
+	ISA      string         `json:"isa"`     // the implementation measured
+	Workers  int            `json:"workers"` // the pool size measured with
+	Shape    [2]int         `json:"shape"`   // n, k of the measured weights
+	Measured time.Time      `json:"measured"`
+	Products []ProductPaths `json:"products"`
+
+	// Source says where the choice came from: the file read, or why it was measured afresh.
+	Source string `json:"-"`
+}
+
+// ProductPaths is the chosen path for one weight type and row count, with the time of every
+// path the choice compared (seconds per product on the measured shape).
+type ProductPaths struct {
+	Weights      string             `json:"weights"` // "bf16" or "f32"
+	Rows         int                `json:"rows"`
+	Path         string             `json:"path"`
+	Seconds      map[string]float64 `json:"seconds"`
+	Interpolated bool               `json:"interpolated,omitempty"`
+}
+
+// rowTable is a RowChoice turned into the lookup pathFor does.
+type rowTable struct {
+	paths  [2][maxRows + 1]path // [bf16][m]
+	choice *RowChoice
+}
+
+// choiceState holds one implementation's table, loaded at first use.
+type choiceState struct {
+	once  sync.Once
+	table atomic.Pointer[rowTable]
+}
+
+// pathFor is the path s takes for m rows of bf16 (or fp32) weights.
+func (s *isa) pathFor(bf16 bool, m int) path {
+	if m > maxRows {
+		return pathPacked
+	}
+	t := s.choice.table.Load()
+	if t == nil {
+		s.choice.once.Do(func() {
+			c, _ := loadOrMeasure(s, cacheFile(), os.Getenv("LATENT_KERNELS_REFRESH") == "1", measurePaths)
+			s.install(c)
+		})
+		t = s.choice.table.Load()
+	}
+	return t.paths[b2i(bf16)][m]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// install makes c, validated against s (every m = 1…maxRows chosen), the table s uses.
+func (s *isa) install(c *RowChoice) {
+	t := &rowTable{choice: c} // m = 0 keeps pathGemv: linearPath returns at once
+	for _, p := range c.Products {
+		q, _ := parsePath(p.Path)
+		t.paths[b2i(p.Weights == "bf16")][p.Rows] = q
+	}
+	s.choice.table.Store(t)
+}
+
+// RowPaths returns the choice in use for products with few rows, measuring afresh (and
+// rewriting the cache) when refresh is set. It returns nil without assembly kernels. The error
+// reports a cache that could not be written; the choice is in use regardless.
+func RowPaths(refresh bool) (*RowChoice, error) {
+	s := fast
+	if s == nil {
+		return nil, nil
+	}
+	if !refresh {
+		s.pathFor(false, 1) // loads the choice if nothing has yet
+		return s.choice.table.Load().choice, nil
+	}
+	c, err := loadOrMeasure(s, cacheFile(), true, measurePaths)
+	s.install(c)
+	return c, err
+}
+
+// cacheFile is the cache's path, or "" for none.
+func cacheFile() string {
+	if f := os.Getenv("LATENT_KERNELS_CACHE"); f != "" {
+		if f == "off" {
+			return ""
+		}
+		return f
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "latent", "kernels.json")
+}
+
+// loadOrMeasure returns the cached choice in file when it is valid for s (and refresh is not
+// set); otherwise a fresh measurement, written to file. The error is only about writing.
+func loadOrMeasure(s *isa, file string, refresh bool, measure func(*isa) []ProductPaths) (*RowChoice, error) {
+	why := "refresh requested"
+	if !refresh {
+		c, err := readChoice(s, file)
+		if err == nil {
+			c.Source = "read from " + file
+			return c, nil
+		}
+		why = err.Error()
+	}
+	c := &RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
+		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC(), Products: measure(s)}
+	c.Source = "measured now (" + why + ")"
+	if file == "" {
+		return c, nil
+	}
+	if err := writeChoice(file, c); err != nil {
+		return c, err
+	}
+	c.Source += ", written to " + file
+	return c, nil
+}
+
+// readChoice reads and validates a cached choice for s.
+func readChoice(s *isa, file string) (*RowChoice, error) {
+	if file == "" {
+		return nil, errors.New("no cache file")
+	}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("no cache yet")
+	} else if err != nil {
+		return nil, fmt.Errorf("cache unreadable: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c RowChoice
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("cache %s corrupt: %v", file, err)
+	}
+	if err := c.validFor(s); err != nil {
+		return nil, fmt.Errorf("cache %s not for this CPU: %v", file, err)
+	}
+	return &c, nil
+}
+
+// validFor checks that c was measured for s on this CPU and chooses, for both weight types and
+// every m = 1…maxRows exactly once, a path s has.
+func (c *RowChoice) validFor(s *isa) error {
+	switch {
+	case c.Version != cacheVersion:
+		return fmt.Errorf("version %d, want %d", c.Version, cacheVersion)
+	case c.CPU != cpuKey():
+		return fmt.Errorf("measured on %q, this is %q", c.CPU, cpuKey())
+	case c.ISA != s.name:
+		return fmt.Errorf("measured the %q kernels, in use are %q", c.ISA, s.name)
+	case c.Workers != Workers():
+		return fmt.Errorf("measured with %d workers, now %d", c.Workers, Workers())
+	}
+	var seen [2][maxRows + 1]bool
+	for _, p := range c.Products {
+		q, ok := parsePath(p.Path)
+		switch {
+		case p.Weights != "bf16" && p.Weights != "f32":
+			return fmt.Errorf("unknown weight type %q", p.Weights)
+		case p.Rows < 1 || p.Rows > maxRows:
+			return fmt.Errorf("rows %d outside 1…%d", p.Rows, maxRows)
+		case !ok || !s.runs(q):
+			return fmt.Errorf("path %q is not one of the %s kernels", p.Path, s.name)
+		case seen[b2i(p.Weights == "bf16")][p.Rows]:
+			return fmt.Errorf("%s rows %d chosen twice", p.Weights, p.Rows)
+		}
+		seen[b2i(p.Weights == "bf16")][p.Rows] = true
+	}
+	if len(c.Products) != 2*maxRows {
+		return fmt.Errorf("%d products, want %d", len(c.Products), 2*maxRows)
+	}
+	return nil
+}
+
+// writeChoice writes c to file atomically (a temporary file in the same folder, renamed).
+func writeChoice(file string, c *RowChoice) error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("kernels: cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".kernels-*.json")
+	if err != nil {
+		return fmt.Errorf("kernels: cache: %w", err)
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("kernels: cache: %w", err)
+	}
+	return nil
+}
+
+// cpuKey names this CPU: /proc/cpuinfo's model name and a hash of its flags (elsewhere, the
+// architecture and CPU count).
+func cpuKey() string {
+	name, flags := runtime.GOARCH, fmt.Sprint(runtime.NumCPU())
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() && (name == runtime.GOARCH || flags == fmt.Sprint(runtime.NumCPU())) {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			switch strings.TrimSpace(k) {
+			case "model name":
+				name = strings.TrimSpace(v)
+			case "flags":
+				flags = strings.TrimSpace(v)
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(flags))
+	return name + " flags:" + hex.EncodeToString(sum[:8])
+}
+
+// measurePaths times every path s has for measuredRows on bf16 and fp32 weights and chooses
+// the fastest for every m = 1…maxRows. After two rounds (so one sample disturbed by other
+// load does not drop a path), a path more than pruneFactor times slower than the best at that
+// m is not timed again.
+func measurePaths(s *isa) []ProductPaths {
+	x := make([]float32, maxRows*measureK)
+	fillPattern(len(x), func(i int, v float32) { x[i] = v })
+	out := make([]float32, maxRows*measureN)
+	var products []ProductPaths
+	for _, bf16 := range []bool{true, false} {
+		bt := measureWeights(bf16)
+		best := map[path][]float64{}
+		for p := range numPaths {
+			if s.runs(p) {
+				best[p] = make([]float64, len(measuredRows))
+			}
+		}
+		for round := range measureRounds {
+			for i, m := range measuredRows {
+				fastest := 0.0
+				for _, times := range best {
+					if fastest == 0 || times[i] < fastest {
+						fastest = times[i]
+					}
+				}
+				for p, times := range best {
+					if round >= 2 && times[i] > pruneFactor*fastest {
+						continue
+					}
+					t := workTime(func() { linearPath(s, p, out, rowMajor(x, measureK), bt, m, measureK, measureN) })
+					if times[i] == 0 || t < times[i] {
+						times[i] = t
+					}
+				}
+			}
+		}
+		products = append(products, choosePaths(bf16, best)...)
+	}
+	return products
+}
+
+// pruneFactor: see measurePaths.
+const pruneFactor = 2
+
+// workTime returns the seconds fn takes on the pool when it has the cores to itself: the
+// process CPU time it uses divided by the worker count (every path splits its work evenly
+// over the workers, whose idle wait costs no CPU time), which time slices lost to other
+// processes on a shared machine do not inflate the way they inflate wall time. Without a CPU
+// clock it is the wall time.
+func workTime(fn func()) float64 {
+	cpu0 := processCPUTime()
+	wall := timeIt(fn)
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		return min(wall, cpu.Seconds()/float64(min(Workers(), runtime.NumCPU())))
+	}
+	return wall
+}
+
+// measureWeights returns measureN×measureK weights of small values.
+func measureWeights(bf16 bool) operand {
+	if bf16 {
+		w := make([]uint16, measureN*measureK)
+		fillPattern(len(w), func(i int, v float32) { w[i] = Float32ToBF16(v) })
+		return weightsBF16(w, measureK)
+	}
+	w := make([]float32, measureN*measureK)
+	fillPattern(len(w), func(i int, v float32) { w[i] = v })
+	return weightsF32(w, measureK)
+}
+
+// fillPattern calls set(i, v) for i < n with v in [-0.5, 0.5) varying with i: the values only
+// need to be finite and not all equal.
+func fillPattern(n int, set func(i int, v float32)) {
+	for i := range n {
+		set(i, float32(uint32(i)*2654435761>>20)/4096-0.5)
+	}
+}
+
+// choosePaths picks, for every m = 1…maxRows, the path with the smallest time, from the best
+// times per path at measuredRows, interpolated linearly in m between them.
+func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
+	weights := map[bool]string{true: "bf16", false: "f32"}[bf16]
+	var out []ProductPaths
+	for m := 1; m <= maxRows; m++ {
+		pp := ProductPaths{Weights: weights, Rows: m, Seconds: map[string]float64{}}
+		var fastest path
+		for p := range numPaths {
+			times, ok := best[p]
+			if !ok {
+				continue
+			}
+			t, exact := interpolate(measuredRows, times, m)
+			pp.Interpolated = !exact
+			pp.Seconds[p.String()] = t
+			if t < pp.Seconds[fastest.String()] || pp.Seconds[fastest.String()] == 0 {
+				fastest = p
+			}
+		}
+		pp.Path = fastest.String()
+		out = append(out, pp)
+	}
+	return out
+}
+
+// interpolate returns y at x from the points (xs[i], ys[i]) (xs increasing, x within them),
+// linearly between the neighbours, and whether x is one of xs.
+func interpolate(xs []int, ys []float64, x int) (float64, bool) {
+	for i := 1; i < len(xs); i++ {
+		if x <= xs[i] {
+			if x == xs[i-1] {
+				return ys[i-1], true
+			}
+			f := float64(x-xs[i-1]) / float64(xs[i]-xs[i-1])
+			return ys[i-1] + f*(ys[i]-ys[i-1]), x == xs[i]
+		}
+	}
+	return ys[len(ys)-1], x == xs[len(xs)-1]
+}

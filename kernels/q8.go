@@ -1,0 +1,165 @@
+package kernels
+
+import "math"
+
+// q8_0 weights, llama.cpp's Q8_0 layout split in two arrays: every run of Q8Block consecutive
+// weights along a row shares one IEEE fp16 scale d, and weight i of the run is d·q[i] with q an
+// int8 (8.5 bits per weight, as in llama.cpp). Quants hold q row by row ([n×k]), scales the d
+// of each run row by row ([n×k/Q8Block]).
+//
+// LinearQ8 computes what llama.cpp's Q8_0 dot product does: each row of x is quantized per run
+// of 32 to int8, qx = round(x/dx) with dx = max|x|/127 over the run (kept in fp32, where
+// llama.cpp rounds it to fp16), and out = Σ_runs d·dx·Σ_i q[i]·qx[i]; the integer sums are
+// exact, the run terms are added in fp32. A run of x that holds NaN or ±Inf makes every output
+// of its row NaN.
+
+// Q8Block is the number of weights sharing one scale in the q8_0 format.
+const Q8Block = 32
+
+// q8RowBytes bounds the weights one block of rows spans in LinearQ8: about half of a core's
+// L2, so that with several rows of x the block is read from memory once and then from cache.
+const q8RowBytes = 256 << 10
+
+// LinearQ8 computes out[m×n] = x[m×k] · Wᵀ for q8_0 weights W (quants [n×k], scales
+// [n×k/Q8Block], k a multiple of Q8Block; see above for exactly what is computed).
+func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
+	blocks := k / Q8Block
+	out, x, quants, scales = out[:m*n], x[:m*k], quants[:n*k], scales[:n*blocks]
+	if blocks == 0 {
+		clear(out)
+		return
+	}
+	qx, dx := make([]int8, m*k), make([]float32, m*blocks)
+	for i := range m {
+		QuantizeQ8Activations(qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks], x[i*k:(i+1)*k])
+	}
+	s := fast
+	rowsPerBlock := max(q8RowBytes/(k+2*blocks), 1)
+	Parallel(n, func(lo, hi int) {
+		for r0 := lo; r0 < hi; r0 += rowsPerBlock {
+			r1 := min(r0+rowsPerBlock, hi)
+			qw, dw := quants[r0*k:r1*k], scales[r0*blocks:r1*blocks]
+			i := 0
+			for ; s != nil && s.q8Dot2 != nil && i+2 <= m; i += 2 {
+				_ = out[(i+1)*n+r1-1]
+				s.q8Dot2(&out[i*n+r0], n, &qx[i*k], &dx[i*blocks], &qw[0], &dw[0], blocks, r1-r0)
+			}
+			for ; i < m; i++ {
+				o, q, d := out[i*n+r0:i*n+r1], qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks]
+				if s != nil && s.q8Dot != nil {
+					s.q8Dot(&o[0], &q[0], &d[0], &qw[0], &dw[0], blocks, len(o))
+				} else {
+					dotQ8Rows(o, q, d, qw, dw)
+				}
+			}
+		}
+	})
+}
+
+// dotQ8Rows is the portable q8_0 kernel: out[r] = Σ_b d[r][b]·dx[b]·Σ_i qw[r][32b+i]·qx[32b+i]
+// for every weight row r < len(out) (rows of len(dx) runs, back to back in qw and dw).
+func dotQ8Rows(out []float32, qx []int8, dx []float32, qw []int8, dw []uint16) {
+	blocks := len(dx)
+	for r := range out {
+		var s float32
+		for b, d := range dw[r*blocks : (r+1)*blocks] {
+			w, a := qw[(r*blocks+b)*Q8Block:][:Q8Block], qx[b*Q8Block:][:Q8Block]
+			var si int32
+			for i, q := range w {
+				si += int32(q) * int32(a[i])
+			}
+			s += F16ToFloat32(d) * dx[b] * float32(si)
+		}
+		out[r] = s
+	}
+}
+
+// QuantizeQ8Activations quantizes x (a multiple of Q8Block long) per run of Q8Block into q and
+// the runs' scales d: d = max|x|/127, q = x/d rounded half away from zero (0 where d = 0). A
+// run holding NaN or ±Inf gets d = NaN and q = 0.
+func QuantizeQ8Activations(q []int8, d, x []float32) {
+	for b := range d {
+		run, qs := x[b*Q8Block:][:Q8Block], q[b*Q8Block:][:Q8Block]
+		amax := float32(0)
+		for _, v := range run {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		switch {
+		case !(amax <= math.MaxFloat32): // NaN or Inf
+			d[b] = float32(math.NaN())
+			clear(qs)
+		case amax == 0:
+			d[b] = 0
+			clear(qs)
+		default:
+			d[b] = amax / 127
+			inv := 127 / amax
+			for i, v := range run {
+				qs[i] = int8(math.Round(float64(v * inv)))
+			}
+		}
+	}
+}
+
+// QuantizeQ8 quantizes one run of Q8Block weights as llama.cpp's quantize_row_q8_0 does: d =
+// max|w|/127 stored as fp16 (rounded to nearest even), q = w·(1/d) rounded half away from zero.
+// It reports false when the run holds NaN or ±Inf or its scale overflows fp16.
+func QuantizeQ8(q []int8, w []float32) (scale uint16, ok bool) {
+	amax := float32(0)
+	for _, v := range w[:Q8Block] {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	if !(amax <= math.MaxFloat32) {
+		return 0, false
+	}
+	d := amax / 127
+	scale = Float32ToF16(d)
+	if scale&0x7c00 == 0x7c00 {
+		return 0, false
+	}
+	inv := float32(0)
+	if d != 0 {
+		inv = 1 / d
+	}
+	for i, v := range w[:Q8Block] {
+		q[i] = int8(math.Round(float64(v * inv)))
+	}
+	return scale, true
+}
+
+// F16ToFloat32 widens an IEEE 754 half-precision bit pattern exactly.
+func F16ToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp, mant := uint32(h>>10)&0x1f, uint32(h&0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+	}
+	v := float32(mant) * (1.0 / (1 << 24))
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}
+
+// Float32ToF16 rounds f to the nearest IEEE 754 half (ties to even): values past the largest
+// finite half become ±Inf, NaN stays NaN, tiny values become subnormals or zero.
+func Float32ToF16(f float32) uint16 {
+	u := math.Float32bits(f)
+	sign := uint16(u>>16) & 0x8000
+	a := u & 0x7fffffff
+	switch {
+	case a > 0x7f800000:
+		return sign | 0x7e00
+	case a >= 0x477ff000: // rounds to ≥ 65520: overflow (Inf itself included)
+		return sign | 0x7c00
+	case a >= 0x38800000: // normal half
+		a += 0x0fff + (a>>13)&1
+		return sign | uint16((a-0x38000000)>>13)
+	}
+	// subnormal half: a value of mant · 2⁻²⁴, rounded to nearest even
+	v := math.Float32frombits(a) * (1 << 24)
+	return sign | uint16(math.RoundToEven(float64(v)))
+}

@@ -1,0 +1,64 @@
+package kernels
+
+// Products with few rows (decode of 1 to maxRows positions or requests at once) can take one of
+// three paths, and which is fastest depends on the CPU and on m: see pathFor.
+
+import "time"
+
+// path is one way Linear and LinearBF16 compute a product with at most maxRows rows.
+type path uint8
+
+const (
+	// pathGemv runs m matrix-vector products over blocks of the weights (gemv): the block is
+	// read from memory for the first row and from L2 for the others.
+	pathGemv path = iota
+	// pathRows runs the dot-product tiles (gemmDot): each weight is read once, into registers,
+	// for all m rows.
+	pathRows
+	// pathPacked runs the packed blocked product (gemm), built for many rows.
+	pathPacked
+	numPaths
+)
+
+// maxRows is the most rows for which a path is chosen per m; more rows always take pathPacked.
+const maxRows = 16
+
+var pathNames = [numPaths]string{"gemv", "rows", "packed"}
+
+func (p path) String() string { return pathNames[p] }
+
+// parsePath is the inverse of path.String.
+func parsePath(name string) (path, bool) {
+	for p, n := range pathNames {
+		if n == name {
+			return path(p), true
+		}
+	}
+	return 0, false
+}
+
+// runs reports whether s has the kernels path p needs.
+func (s *isa) runs(p path) bool { return p != pathRows || s.dotF32 != nil && s.dotBF16 != nil }
+
+// linearPath computes out[m×n] = a[m×k] · btᵀ with s's kernels along path p (bt holds Linear's
+// weights by rows).
+func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
+	switch {
+	case m == 0 || n == 0:
+	case p == pathGemv && bt.bf16 != nil:
+		gemv(s, out, a.f32, bt.bf16, m, k, n, s.gemvBF16, dotBF16Generic)
+	case p == pathGemv:
+		gemv(s, out, a.f32, bt.f32, m, k, n, s.gemvF32, dotGeneric)
+	case p == pathRows:
+		gemmDot(s, out, n, m, n, k, a, bt, false)
+	default:
+		gemm(out, n, m, n, k, a, bt, false)
+	}
+}
+
+// timeIt returns the seconds fn takes to run once.
+func timeIt(fn func()) float64 {
+	start := time.Now()
+	fn()
+	return time.Since(start).Seconds()
+}
