@@ -62,9 +62,9 @@ type SeedPoint struct {
 // Summary is what a report shows of a group.
 type Summary struct {
 	Papers     []PaperStats
-	ARS        MeanSE   // over complete seeds, each the mean over papers
-	Complete   []string // seeds graded for every paper
-	Incomplete []string // seeds missing or not graded for some paper
+	ARS        MeanSE            // over complete seeds, each the mean over papers
+	Complete   []string          // seeds graded for every paper
+	Incomplete []string          // seeds missing or not graded for some paper
 	Categories map[string]MeanSE // per task category: mean over papers of the paper's mean
 	Failed     []FailedLeaf      // most often failed first
 	Points     []SeedPoint
