@@ -16,6 +16,9 @@
 //
 // rollout/ is read where agent/ is absent, and reproduction/ (with reproduction.json) where
 // reproduce/ is, so that the layout of `paperbench run` reads too.
+//
+// [LoadFS] reads through an [fs.FS]; given an [os.Root]'s FS it reads nothing outside
+// the root, whatever links the folder holds. Links to folders are never listed.
 package rungroup
 
 import (
@@ -23,8 +26,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,7 +54,8 @@ type Problem struct {
 // Group is one run group.
 type Group struct {
 	Name     string
-	Dir      string
+	FS       fs.FS
+	Dir      string // the group folder in FS
 	Papers   []*Paper
 	Problems []Problem // of every seed, in order
 }
@@ -63,7 +69,7 @@ type Paper struct {
 // Seed is one run of one paper.
 type Seed struct {
 	Paper, Name string
-	Dir         string
+	Dir         string       // the seed folder in the group's FS
 	State       string       // Graded, Pending or Malformed
 	Status      string       // from status.json, "" when absent
 	Tree        *rubric.Node // nil unless Graded
@@ -73,6 +79,7 @@ type Seed struct {
 	Repro       *Reproduction
 	Files       map[string]string // role ("transcript", "log", ...) → path relative to Dir
 	Problems    []Problem
+	fsys        fs.FS
 }
 
 // Score returns the root score of a graded seed.
@@ -125,22 +132,35 @@ var seedFiles = map[string][]string{
 
 // Load reads the run group folder dir.
 func Load(dir string) (*Group, error) {
-	g := &Group{Name: filepath.Base(filepath.Clean(dir)), Dir: dir}
-	papers, err := subdirs(dir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("rungroup: %w", err)
+	}
+	g, err := LoadFS(os.DirFS(dir), ".")
+	if err == nil {
+		abs, _ := filepath.Abs(dir)
+		g.Name = filepath.Base(abs)
+	}
+	return g, err
+}
+
+// LoadFS reads the run group folder dir of fsys (a slash-separated path).
+func LoadFS(fsys fs.FS, dir string) (*Group, error) {
+	g := &Group{Name: path.Base(dir), FS: fsys, Dir: dir}
+	papers, err := Subdirs(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("rungroup: %w", err)
 	}
 	for _, id := range papers {
 		p := &Paper{ID: id}
-		seeds, err := subdirs(filepath.Join(dir, id))
+		seeds, err := Subdirs(fsys, path.Join(dir, id))
 		if err != nil {
 			g.Problems = append(g.Problems, Problem{id, err.Error()})
 			continue
 		}
 		for _, name := range seeds {
-			s := LoadSeed(filepath.Join(dir, id, name), id, name)
+			s := LoadSeed(fsys, path.Join(dir, id, name), id, name)
 			for _, pr := range s.Problems {
-				g.Problems = append(g.Problems, Problem{filepath.ToSlash(filepath.Join(id, name, pr.File)), pr.Err})
+				g.Problems = append(g.Problems, Problem{path.Join(id, name, pr.File), pr.Err})
 			}
 			p.Seeds = append(p.Seeds, s)
 		}
@@ -149,10 +169,10 @@ func Load(dir string) (*Group, error) {
 	return g, nil
 }
 
-// subdirs lists the folders in dir (not following links, hidden ones left out), seeds
-// numerically where their names are numbers.
-func subdirs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+// Subdirs lists the folders in dir (links and hidden folders left out), in order,
+// numerically where the names are numbers.
+func Subdirs(fsys fs.FS, dir string) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -175,12 +195,12 @@ func compareNames(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// LoadSeed reads one seed folder.
-func LoadSeed(dir, paper, name string) *Seed {
-	s := &Seed{Paper: paper, Name: name, Dir: dir, State: Pending, Files: map[string]string{}}
+// LoadSeed reads the seed folder dir of fsys.
+func LoadSeed(fsys fs.FS, dir, paper, name string) *Seed {
+	s := &Seed{Paper: paper, Name: name, Dir: dir, State: Pending, Files: map[string]string{}, fsys: fsys}
 	for role, candidates := range seedFiles {
 		for _, c := range candidates {
-			if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(c))); err == nil && st.Mode().IsRegular() {
+			if st, err := fs.Stat(fsys, path.Join(dir, c)); err == nil && st.Mode().IsRegular() {
 				s.Files[role] = c
 				break
 			}
@@ -216,10 +236,10 @@ func (s *Seed) readTree() {
 	file := s.Files["graded"]
 	switch {
 	case file != "":
-		tree, err = rubric.Load(filepath.Join(s.Dir, file))
+		tree, err = s.parseTree(file)
 	case s.Files["grade"] != "":
 		file = s.Files["grade"]
-		tree, err = treeFromGrade(filepath.Join(s.Dir, file))
+		tree, err = s.treeFromGrade(file)
 	default:
 		return
 	}
@@ -248,9 +268,19 @@ func (s *Seed) readTree() {
 	})
 }
 
+// parseTree reads a graded tree file of the seed.
+func (s *Seed) parseTree(file string) (*rubric.Node, error) {
+	f, err := s.fsys.Open(path.Join(s.Dir, file))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return rubric.Parse(f)
+}
+
 // treeFromGrade reads the graded tree of an official grade.json.
-func treeFromGrade(path string) (*rubric.Node, error) {
-	data, err := os.ReadFile(path)
+func (s *Seed) treeFromGrade(file string) (*rubric.Node, error) {
+	data, err := s.ReadFile(file, maxJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +302,7 @@ func treeFromGrade(path string) (*rubric.Node, error) {
 
 // readJSON decodes the seed file into v and records a problem when it cannot.
 func (s *Seed) readJSON(file string, v any) bool {
-	data, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(file)))
+	data, err := s.ReadFile(file, maxJSON)
 	if err == nil {
 		err = json.Unmarshal(data, v)
 	}
@@ -289,5 +319,25 @@ func (s *Seed) problem(file string, err error) {
 	if errors.As(err, &pe) {
 		msg = pe.Err.Error()
 	}
-	s.Problems = append(s.Problems, Problem{file, strings.TrimPrefix(msg, filepath.Join(s.Dir, file)+": ")})
+	s.Problems = append(s.Problems, Problem{file, msg})
+}
+
+// maxJSON caps the size of the small JSON files of a seed.
+const maxJSON = 256 << 20
+
+// ErrTooLarge is returned by [Seed.ReadFile] for a file over the cap.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads the seed's file (a path relative to the seed folder), at most max bytes.
+func (s *Seed) ReadFile(file string, max int64) ([]byte, error) {
+	f, err := s.fsys.Open(path.Join(s.Dir, file))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(data)) > max {
+		err = fmt.Errorf("%s: %w (over %d bytes)", file, ErrTooLarge, max)
+	}
+	return data, err
 }

@@ -153,7 +153,7 @@ func FuzzLoadSeed(f *testing.F) {
 		os.WriteFile(filepath.Join(dir, "grade.json"), grade, 0o644)
 		os.WriteFile(filepath.Join(dir, "agent", "usage.json"), usage, 0o644)
 		os.WriteFile(filepath.Join(dir, "reproduce", "manifest.json"), manifest, 0o644)
-		s := rungroup.LoadSeed(dir, "p", "0")
+		s := rungroup.LoadSeed(os.DirFS(dir), ".", "p", "0")
 		if s.State == rungroup.Graded && s.Tree == nil {
 			t.Fatal("graded without a tree")
 		}
