@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -198,11 +199,16 @@ func compareNames(a, b string) int {
 // LoadSeed reads the seed folder dir of fsys.
 func LoadSeed(fsys fs.FS, dir, paper, name string) *Seed {
 	s := &Seed{Paper: paper, Name: name, Dir: dir, State: Pending, Files: map[string]string{}, fsys: fsys}
-	for role, candidates := range seedFiles {
+	for _, role := range slices.Sorted(maps.Keys(seedFiles)) {
+		candidates := seedFiles[role]
 		for _, c := range candidates {
-			if st, err := fs.Stat(fsys, path.Join(dir, c)); err == nil && st.Mode().IsRegular() {
+			st, err := fs.Stat(fsys, path.Join(dir, c))
+			if err == nil && st.Mode().IsRegular() {
 				s.Files[role] = c
 				break
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.problem(c, err) // e.g. a link out of an os.Root
 			}
 		}
 	}
@@ -341,3 +347,6 @@ func (s *Seed) ReadFile(file string, max int64) ([]byte, error) {
 	}
 	return data, err
 }
+
+// Open opens the seed's file (a path relative to the seed folder).
+func (s *Seed) Open(file string) (fs.File, error) { return s.fsys.Open(path.Join(s.Dir, file)) }
