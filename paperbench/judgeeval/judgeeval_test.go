@@ -134,6 +134,13 @@ func TestRandomHandComputed(t *testing.T) {
 		t.Fatalf("random predictions %v, want %v (the hand computation below assumes them)", got, w)
 	}
 	checkMetrics(t, "overall", res.AggregateMetrics.Overall, want{2. / 7, 7. / 24, 7. / 24, 2. / 7}, 7)
+	// Code Development a1 a2 b1: judge 0 1 0, human 1 0 0; label 1 all 0, label 0 tp 1
+	// fp 1 fn 1 (0.5 each): macro 1/4. Code Execution a3 b2 b3: all wrong, so 0.
+	// paper-a alone: accuracy 1/4; label 1 tp 1 fp 1 fn 2 (P 1/2, R 1/3, F1 2/5).
+	stratified := res.AggregateMetrics.Stratified
+	checkMetrics(t, "CD", stratified[rubric.CodeDevelopment], want{1. / 3, 0.25, 0.25, 0.25}, 3)
+	checkMetrics(t, "CE", stratified[rubric.CodeExecution], want{0, 0, 0, 0}, 3)
+	checkMetrics(t, "paper-a", res.Results[0].Metrics.Overall, want{0.25, 0.25, 1. / 6, 0.2}, 4)
 	if c := res.AggregateConfusion; c != (Confusion{TP: 1, FP: 2, FN: 3, TN: 1}) {
 		t.Errorf("confusion %+v", c)
 	}
