@@ -89,6 +89,9 @@ func choose(sel, value string) step {
 		js(fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change"))`, sel)))
 }
 
+// chooseSelect is choose for a select that has no change handler.
+func chooseSelect(sel, value string) step { return chromedp.SetValue(chromedp.CSS(sel), value) }
+
 func do(t *testing.T, ctx context.Context, what string, steps ...step) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
@@ -222,6 +225,15 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("diff table has %d rows, want %d and a header", rows, len(diffs))
 		}
 		screenshot(t, ctx, shots, "viewer-diff.png")
+	})
+
+	t.Run("group diff", func(t *testing.T) {
+		do(t, ctx, "groups", visit(srv.URL, "#/"), chooseSelect("#gcmp-b", "demo2"), click("#gcmp-go"),
+			drawn("#/gdiff?a=demo&b=demo2"))
+		wantText(t, "group diff", textOf(t, ctx, "#gdiff"), "1 differ, 76 agree", "0 differ, 77 agree", "running", "malformed")
+		screenshot(t, ctx, shots, "viewer-group-diff.png")
+		do(t, ctx, "open the seed diff", click(`#gdiff a[href^="#/diff"]`), chromedp.WaitVisible(chromedp.CSS("#diff-summary")))
+		wantText(t, "seed diff", textOf(t, ctx, "#diff-summary"), "1 leaves differ, 76 agree")
 	})
 
 	if shots != "" {

@@ -95,3 +95,69 @@ func diffLeaves(a, b *rubric.Node) ([]leafDiff, int) {
 func verdictOf(n *rubric.Node) *verdict {
 	return &verdict{Score: n.Grade.Score, Valid: n.Grade.Valid, Explanation: n.Grade.Explanation}
 }
+
+// seedPair is one seed of one paper as two run groups have it.
+type seedPair struct {
+	Paper  string    `json:"paper"`
+	Seed   string    `json:"seed"`
+	A      *seedInfo `json:"a"`
+	B      *seedInfo `json:"b"`
+	Differ *int      `json:"leaves_differ"` // nil unless both are graded
+	Agree  int       `json:"leaves_agree"`
+}
+
+// groupDiff pairs the seeds of two run groups by paper and seed name.
+func (s *Server) groupDiff(w http.ResponseWriter, r *http.Request) {
+	var groups [2]*rungroup.Group
+	for i, k := range []string{"a", "b"} {
+		name, err := segment(r.URL.Query().Get(k))
+		if err == nil {
+			groups[i], err = rungroup.LoadFS(s.fsys, name)
+		}
+		if err != nil {
+			http.Error(w, k+": no such run group", http.StatusBadRequest)
+			return
+		}
+	}
+	index := map[[2]string]*seedPair{}
+	var pairs []*seedPair
+	for side, g := range groups {
+		for _, p := range g.Papers {
+			for _, sd := range p.Seeds {
+				key := [2]string{p.ID, sd.Name}
+				pair := index[key]
+				if pair == nil {
+					pair = &seedPair{Paper: p.ID, Seed: sd.Name}
+					index[key] = pair
+					pairs = append(pairs, pair)
+				}
+				info := infoOf(sd)
+				if side == 0 {
+					pair.A = &info
+				} else {
+					pair.B = &info
+				}
+				if side == 1 && pair.A != nil && sd.Tree != nil {
+					if a := treeOf(groups[0], p.ID, sd.Name); a != nil {
+						diffs, same := diffLeaves(a, sd.Tree)
+						n := len(diffs)
+						pair.Differ, pair.Agree = &n, same
+					}
+				}
+			}
+		}
+	}
+	writeJSON(w, map[string]any{"a": groups[0].Name, "b": groups[1].Name, "seeds": pairs})
+}
+
+// treeOf returns the graded tree of a paper's seed in g, or nil.
+func treeOf(g *rungroup.Group, paper, seed string) *rubric.Node {
+	for _, p := range g.Papers {
+		for _, sd := range p.Seeds {
+			if p.ID == paper && sd.Name == seed {
+				return sd.Tree
+			}
+		}
+	}
+	return nil
+}

@@ -51,6 +51,7 @@ func New(dir string) (*Server, error) {
 	s.mux.HandleFunc("GET /api/transcript/{group}/{paper}/{seed}", s.transcript)
 	s.mux.HandleFunc("GET /api/reproduction/{group}/{paper}/{seed}", s.reproduction)
 	s.mux.HandleFunc("GET /api/diff", s.diff)
+	s.mux.HandleFunc("GET /api/groupdiff", s.groupDiff)
 	return s, nil
 }
 

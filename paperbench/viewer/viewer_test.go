@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/latentlab/latent/internal/fixtures"
+	"github.com/latentlab/latent/paperbench/rubric"
 	"github.com/latentlab/latent/paperbench/rungroup/rungrouptest"
 )
 
@@ -25,6 +26,7 @@ func serveDemo(t *testing.T) (*httptest.Server, string) {
 	if _, err := rungrouptest.Make(out, fixtures.Path(t, "paperbench", "papers")); err != nil {
 		t.Fatal(err)
 	}
+	copyWithFlip(t, filepath.Join(out, "demo"), filepath.Join(out, "demo2"))
 	secret := filepath.Join(base, "secret", "leak", "p", "0")
 	os.MkdirAll(secret, 0o755)
 	graded := `{"id": "r", "requirements": "` + marker + `", "weight": 1, "score": 1, "valid_score": true, ` +
@@ -51,6 +53,26 @@ func serveDemo(t *testing.T) (*httptest.Server, string) {
 	srv := httptest.NewServer(v)
 	t.Cleanup(func() { srv.Close(); v.Close() })
 	return srv, out
+}
+
+// copyWithFlip copies the run group src to dst and flips the score of the first leaf of
+// PaperA's seed 0 there.
+func copyWithFlip(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dst, rungrouptest.PaperA, "0", "graded.json")
+	tree, err := rubric.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := tree.At(rubric.Leaves(tree)[0])
+	leaf.Grade.Score, leaf.Grade.Valid = 1-leaf.Grade.Score, true
+	rubric.Score(tree)
+	if err := rubric.WriteFile(file, tree); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -104,7 +126,7 @@ func TestNothingOutsideOut(t *testing.T) {
 	}
 	var groups []groupItem
 	getJSON(t, srv.URL+"/api/groups", &groups)
-	if len(groups) != 2 || groups[0].Name != "demo" || groups[1].Name != "other" {
+	if len(groups) != 3 || groups[0].Name != "demo" || groups[2].Name != "other" {
 		t.Errorf("groups %+v: the link to a folder outside is listed", groups)
 	}
 }
@@ -178,6 +200,17 @@ func TestAPI(t *testing.T) {
 	getJSON(t, srv.URL+"/api/diff?a=demo/"+a+"/0&b=demo/"+a+"/1", &d)
 	if len(d.Leaves) == 0 || len(d.Leaves)+d.Same != 77 {
 		t.Errorf("diff: %d differ, %d same", len(d.Leaves), d.Same)
+	}
+	var gd struct {
+		Seeds []seedPair `json:"seeds"`
+	}
+	getJSON(t, srv.URL+"/api/groupdiff?a=demo&b=demo2", &gd)
+	if len(gd.Seeds) != 7 || gd.Seeds[0].Differ == nil || *gd.Seeds[0].Differ != 1 || gd.Seeds[1].Differ == nil ||
+		*gd.Seeds[1].Differ != 0 || gd.Seeds[5].Differ != nil {
+		t.Errorf("group diff %+v", gd.Seeds)
+	}
+	if code, _ := get(t, srv.URL+"/api/groupdiff?a=demo&b=.."); code != 400 {
+		t.Errorf("group diff with ..: %d", code)
 	}
 	if code, _ := get(t, srv.URL+"/api/seed/demo/"+a+"/99"); code != 404 {
 		t.Errorf("missing seed: %d", code)

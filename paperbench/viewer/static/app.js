@@ -62,7 +62,27 @@ async function groupsView() {
     groups.length ? el("table", { id: "groups" }, el("tr", {}, el("th", {}, "run group"), el("th", {}, "papers"), el("th", {}, "seeds")),
       groups.map((g) => el("tr", {}, el("td", {}, el("a", { href: "#/g/" + enc(g.name) }, g.name)),
         el("td", { class: "num" }, g.papers), el("td", { class: "num" }, g.seeds))))
-      : el("p", {}, "No run groups in this folder."));
+      : el("p", {}, "No run groups in this folder."),
+    groups.length > 1 ? groupCompareForm(groups.map((g) => g.name)) : null);
+}
+
+function groupCompareForm(names) {
+  const pick = (id, i) => el("select", { id }, names.map((n, j) => el("option", { value: n, selected: i === j }, n)));
+  const a = pick("gcmp-a", 0), b = pick("gcmp-b", 1);
+  return el("div", { class: "controls" }, el("strong", {}, "Compare two run groups:"), a, b,
+    el("button", { id: "gcmp-go", onclick: () => { location.hash = "#/gdiff?a=" + enc(a.value) + "&b=" + enc(b.value); } }, "Compare"));
+}
+
+async function groupDiffView(a, b) {
+  setCrumbs(["compare run groups"]);
+  const d = await api("/api/groupdiff?a=" + enc(a) + "&b=" + enc(b));
+  const cell = (g, p, x) => (x ? el("td", {}, el("a", { href: seedHref(g, p.paper, p.seed) }, fmt(x.score)), stateBadge(x)) : el("td", {}, "absent"));
+  put(app, el("h1", {}, "Compare run groups " + d.a + " and " + d.b),
+    el("table", { id: "gdiff" }, el("tr", {}, ["paper", "seed", "A: " + d.a, "B: " + d.b, "leaves that differ"].map((h) => el("th", {}, h))),
+      d.seeds.map((p) => el("tr", {}, el("td", {}, p.paper), el("td", {}, p.seed), cell(d.a, p, p.a), cell(d.b, p, p.b),
+        el("td", { class: "num" }, p.leaves_differ === null ? "–"
+          : el("a", { href: "#/diff?a=" + enc(d.a + "/" + p.paper + "/" + p.seed) + "&b=" + enc(d.b + "/" + p.paper + "/" + p.seed) },
+            p.leaves_differ + " differ, " + p.leaves_agree + " agree"))))));
 }
 
 async function groupView(name) {
@@ -279,7 +299,10 @@ async function route() {
   try {
     if (parts[0] === "g" && parts.length === 2) await groupView(parts[1]);
     else if (parts[0] === "s" && parts.length >= 4) await seedView(parts[1], parts[2], parts[3], parts[4]);
-    else if (parts[0] === "diff") {
+    else if (parts[0] === "gdiff") {
+      const q = new URLSearchParams(query || "");
+      await groupDiffView(q.get("a") || "", q.get("b") || "");
+    } else if (parts[0] === "diff") {
       const q = new URLSearchParams(query || "");
       await diffView(q.get("a") || "", q.get("b") || "");
     } else await groupsView();
