@@ -69,6 +69,15 @@ func TestRunEndToEnd(t *testing.T) {
 	if len(res) != 1 || m.NCompleteTries != 2 || *m.MeanScore != 1 || *m.StdErr != 0 || m.ByPaper["tiny-paper"].N != 2 {
 		t.Errorf("results %+v", res)
 	}
+	// the report reads what run wrote: both seeds complete, nothing unreadable
+	js, err := runCLI(t, "report", filepath.Join(out, "g"), "--out", filepath.Join(t.TempDir(), "report"), "--json")
+	var rep struct {
+		Complete   int `json:"complete_seeds"`
+		Unreadable int `json:"unreadable_files"`
+	}
+	if err != nil || json.Unmarshal([]byte(js), &rep) != nil || rep.Complete != 2 || rep.Unreadable != 0 {
+		t.Errorf("report on the run group: %v, %+v\n%s", err, rep, js)
+	}
 	if _, err := runCLI(t, runArgs(srv, out)...); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("second run without --resume: %v", err)
 	}

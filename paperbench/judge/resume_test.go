@@ -110,12 +110,15 @@ func TestResume(t *testing.T) {
 		t.Fatalf("the interrupted run journaled %d of %d leaves", len(entries), full.Leaves)
 	}
 
-	server.calls.Store(0)
-	resumed, err := Run(context.Background(), root, judge, Options{Concurrency: 8, Journal: journal})
+	// A fresh endpoint counts the resumed run's calls alone: requests the cancelled run had
+	// already sent may still reach the first server after Run returned.
+	server2 := newChatServer(t, steadyModel)
+	judge2 := newSimple(t, server2.client("o3-mini"), dir, false)
+	resumed, err := Run(context.Background(), root, judge2, Options{Concurrency: 8, Journal: journal})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, need := server.calls.Load(), int64(3*modelLeaves(root, journaled)); got != need {
+	if got, need := server2.calls.Load(), int64(3*modelLeaves(root, journaled)); got != need {
 		t.Errorf("resumed run made %d calls, want %d (3 per leaf not journaled)", got, need)
 	}
 	if resumed.Resumed != len(entries) || resumed.Resumed+resumed.Graded != full.Leaves {
