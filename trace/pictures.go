@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"math"
 
+	"github.com/latentlab/latent/internal/palette"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
@@ -12,13 +14,13 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// labelColours are Okabe–Ito colours, one per label, safe for colour-blind readers.
+// labelColours give every label its Okabe–Ito colour.
 var labelColours = map[string]color.RGBA{
-	FixedPoint:   {86, 180, 233, 255},  // sky blue
-	Converging:   {0, 158, 115, 255},   // bluish green
-	Orbit:        {213, 94, 0, 255},    // vermillion
-	Slider:       {204, 121, 167, 255}, // reddish purple
-	NotConverged: {230, 159, 0, 255},   // orange
+	FixedPoint:   palette.SkyBlue,
+	Converging:   palette.BluishGreen,
+	Orbit:        palette.Vermillion,
+	Slider:       palette.ReddishPurple,
+	NotConverged: palette.Orange,
 }
 
 // ExitStep is the first readout step at which the KL between consecutive readouts falls below
@@ -131,9 +133,8 @@ func PathIndependence(median, largest [][]float64, seeds []uint64, prefix string
 	}
 	p.Y.Min, p.Y.Max = floor/2, 2*top
 	p.Y.Tick.Marker = decadeTicks{}
-	colours := []color.RGBA{{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255}, {230, 159, 0, 255}}
 	for k := range median {
-		c := colours[k%len(colours)]
+		c := palette.Of(k)
 		for j, curve := range [][]float64{median[k], largest[k]} {
 			pts := make(plotter.XYs, len(curve))
 			for t, v := range curve {

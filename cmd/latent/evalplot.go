@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/latentlab/latent/internal/palette"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"gonum.org/v1/plot"
@@ -24,12 +25,6 @@ const (
 	legendWidth           = 1.9 * vg.Inch
 	plotDPI               = 192
 )
-
-// okabeIto is the Okabe–Ito palette, distinguishable with every common colour-vision deficiency.
-var okabeIto = []color.RGBA{
-	{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
-	{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255}, {240, 228, 66, 255},
-}
 
 // Series are told apart by colour, marker and dash pattern, and dodged sideways a little (on the
 // log axis) so that curves lying on top of each other stay visible.
@@ -116,7 +111,7 @@ func plotAccuracy(tab *tasks.Table, adaptive *tasks.AdaptiveReport, task tasks.T
 
 // addSizeSeries adds one size's accuracy curve with its error bars.
 func addSizeSeries(p *plot.Plot, leg *plot.Legend, i int, pts accuracyPoints, label string) error {
-	c := okabeIto[i%len(okabeIto)]
+	c := palette.Of(i)
 	line, points, err := plotter.NewLinePoints(pts.XYs)
 	if err != nil {
 		return fmt.Errorf("eval: plot: %w", err)
@@ -147,7 +142,7 @@ func addAdaptivePoint(p *plot.Plot, leg *plot.Legend, i, size int, label string,
 			return fmt.Errorf("eval: plot: %w", err)
 		}
 		star.Shape, star.Radius = starGlyph{}, vg.Points(7)
-		star.Color = okabeIto[i%len(okabeIto)]
+		star.Color = palette.Of(i)
 		bars, err := plotter.NewYErrorBars(pts)
 		if err != nil {
 			return fmt.Errorf("eval: plot: %w", err)

@@ -59,6 +59,23 @@ func waitForBytes(t *testing.T, dir string, n int64, exited <-chan error) {
 	}
 }
 
+// interruptAndWait sends sig to the running command and checks that it stops with status 130.
+func interruptAndWait(t *testing.T, name string, cmd *exec.Cmd, exited <-chan error, sig os.Signal) {
+	t.Helper()
+	cmd.Process.Signal(sig)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(2 * time.Minute): // a safety net, not a measure
+		cmd.Process.Kill()
+		t.Fatalf("%v: %s did not stop", sig, name)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("%v: %s ended with %v, want exit status 130", sig, name, err)
+	}
+}
+
 // TestInterruptedInitLeavesNothing sends SIGINT and SIGTERM to `latent init` of the full-size
 // config while it writes its weights: the command must stop, exit 130 and leave nothing behind.
 // Before, the signal killed the process and left the config and a hidden partial shard.
@@ -69,18 +86,7 @@ func TestInterruptedInitLeavesNothing(t *testing.T) {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		waitForBytes(t, parent, 16<<20, exited)
-		cmd.Process.Signal(sig)
-		var err error
-		select {
-		case err = <-exited:
-		case <-time.After(2 * time.Minute): // a safety net, not a measure
-			cmd.Process.Kill()
-			t.Fatalf("%v: init did not stop", sig)
-		}
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-			t.Errorf("%v: init ended with %v, want exit status 130", sig, err)
-		}
+		interruptAndWait(t, "init", cmd, exited, sig)
 		if entries, _ := os.ReadDir(parent); len(entries) != 0 {
 			t.Errorf("%v: an interrupted init left %v", sig, entries)
 		}
@@ -105,18 +111,7 @@ func TestInterruptedTrainKeepsItsCheckpoints(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	cmd.Process.Signal(os.Interrupt)
-	var err error
-	select {
-	case err = <-exited:
-	case <-time.After(2 * time.Minute): // a safety net, not a measure
-		cmd.Process.Kill()
-		t.Fatal("train did not stop")
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-		t.Errorf("train ended with %v, want exit status 130", err)
-	}
+	interruptAndWait(t, "train", cmd, exited, os.Interrupt)
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {
 		if filepath.Ext(e.Name()) == ".tmp" {
@@ -144,18 +139,7 @@ func TestInterruptedTraceLeavesNothing(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	waitForBytes(t, parent, 1<<20, exited)
-	cmd.Process.Signal(os.Interrupt)
-	var err error
-	select {
-	case err = <-exited:
-	case <-time.After(2 * time.Minute): // a safety net, not a measure
-		cmd.Process.Kill()
-		t.Fatal("trace did not stop")
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-		t.Errorf("trace ended with %v, want exit status 130", err)
-	}
+	interruptAndWait(t, "trace", cmd, exited, os.Interrupt)
 	var left []string
 	filepath.WalkDir(parent, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

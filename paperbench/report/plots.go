@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 
+	"github.com/latentlab/latent/internal/palette"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -22,9 +23,9 @@ const (
 )
 
 var (
-	blue   = color.RGBA{0, 114, 178, 255}
-	orange = color.RGBA{213, 94, 0, 255}
-	green  = color.RGBA{0, 158, 115, 255}
+	blue   = palette.Blue
+	orange = palette.Vermillion
+	green  = palette.BluishGreen
 )
 
 // figure is one rendered plot.
