@@ -74,6 +74,8 @@ type Options struct {
 	Speculative *SpeculativeOptions // nil: one token per forward
 	Sampling    Sampling
 	StopTokens  []int // nil: DefaultStopTokens
+	Logprobs    bool  // report each token's log-probabilities (Token.Logprobs)
+	TopLogprobs int   // with Logprobs: the most likely alternatives per token, at most 20
 	// Context, when set, cancels the request: it is checked between recurrences, and a
 	// cancelled request ends its token stream with the context's error.
 	Context context.Context
@@ -87,6 +89,9 @@ type Token struct {
 	ExitValue float64 // the criterion's value at the last check; NaN when nothing was checked
 	Checks    []Check // every checked value, in order
 	Drafted   bool    // speculative: a drafted token the verifier accepted
+
+	// Logprobs (with Options.Logprobs) are the token's log-probabilities.
+	Logprobs *TokenLogprobs
 }
 
 // Check is a criterion value computed after Step recurrences.
@@ -138,6 +143,9 @@ func New(m *model.Model, prompt []int, opt Options) (*Generator, error) {
 	}
 	if err := opt.Sampling.validate(); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if opt.TopLogprobs < 0 || opt.TopLogprobs > maxTopLogprobs {
+		return nil, fmt.Errorf("generate: top logprobs %d must lie in [0, %d]", opt.TopLogprobs, maxTopLogprobs)
 	}
 	if opt.Exit != nil { // private copies: setup fills in defaults
 		ex := *opt.Exit
@@ -397,7 +405,7 @@ func (g *Generator) nextToken() (Token, error) {
 	if err := g.cache.Err(); err != nil {
 		return Token{}, err
 	}
-	tok.ID = g.samp.next(logits, g.ids)
+	tok.ID, tok.Logprobs = g.draw(logits, g.ids)
 	return tok, nil
 }
 

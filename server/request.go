@@ -32,6 +32,7 @@ type request struct {
 	Stream              bool                `json:"stream"`
 	StreamOptions       *streamOptions      `json:"stream_options"`
 	Logprobs            json.RawMessage     `json:"logprobs"`
+	TopLogprobs         *int                `json:"top_logprobs"`
 	Echo                bool                `json:"echo"`
 	ReturnSteps         bool                `json:"return_steps"`
 	thinking
@@ -66,6 +67,7 @@ type job struct {
 	stream      bool
 	usage       bool // stream_options.include_usage
 	returnSteps bool
+	echo        bool // completions: the prompt starts the text (and the logprobs)
 }
 
 // maxChoices bounds n.
@@ -76,9 +78,6 @@ func (s *Server) prepare(req *request, chat bool) (*job, *apiError) {
 	if req.Model != "" && req.Model != s.cfg.ModelName {
 		return nil, &apiError{Status: 404, Type: "invalid_request_error", Param: ptr("model"), Code: ptr("model_not_found"),
 			Message: fmt.Sprintf("model %q is not served here; this server serves %q", req.Model, s.cfg.ModelName)}
-	}
-	if len(req.Logprobs) > 0 && string(req.Logprobs) != "null" && string(req.Logprobs) != "false" || req.Echo {
-		return nil, badParam("logprobs", "logprobs and echo are not supported by this server yet")
 	}
 	j := &job{chat: chat, n: 1, stream: req.Stream, returnSteps: req.ReturnSteps,
 		usage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage}
@@ -96,6 +95,9 @@ func (s *Server) prepare(req *request, chat bool) (*job, *apiError) {
 		return nil, err
 	}
 	if j.opt, err = s.options(req, chat, j.prompts); err != nil {
+		return nil, err
+	}
+	if err = j.logprobOptions(req); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -250,8 +252,9 @@ func (s *Server) maxTokens(req *request, chat bool, prompts [][]int) (int, *apiE
 		return min(16, room, s.cfg.MaxTokens), nil
 	}
 	switch n := *given; {
+	case n == 0 && req.Echo && !chat: // score the prompt only
 	case n < 1:
-		return 0, badParam(param, "%s %d must be at least 1", param, n)
+		return 0, badParam(param, "%s %d must be at least 1 (0 only with echo)", param, n)
 	case n > s.cfg.MaxTokens:
 		return 0, badParam(param, "%s %d exceeds this server's limit of %d", param, n, s.cfg.MaxTokens)
 	case n > room:
