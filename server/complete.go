@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/latentlab/latent/generate"
@@ -17,6 +18,7 @@ import (
 
 // complete serves /v1/completions (chat false) and /v1/chat/completions.
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 	var req request
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -43,7 +45,19 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	if j.stream {
 		out = s.newSSE(w, j, s.head(j), cancel)
 	}
-	s.run(ctx, j, out)
+	err = s.run(ctx, j, out)
+	s.metrics.request(outcome(err), time.Since(start))
+}
+
+// outcome names how a request ended, for the metrics.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "error"
 }
 
 // check lets the engine validate the options it alone knows (mode combinations).
@@ -122,8 +136,9 @@ type usage struct {
 	RecurrenceSteps  int `json:"recurrence_steps"`
 }
 
-// run decodes every choice of j in turn (choice k of a prompt is seeded with seed + k).
-func (s *Server) run(ctx context.Context, j *job, out output) {
+// run decodes every choice of j in turn (choice k of a prompt is seeded with seed + k) and
+// returns the error the request ended with.
+func (s *Server) run(ctx context.Context, j *job, out output) error {
 	var u usage
 	for pi, prompt := range j.prompts {
 		u.PromptTokens += len(prompt)
@@ -132,20 +147,20 @@ func (s *Server) run(ctx context.Context, j *job, out output) {
 		echo, err := s.echo(prompt, j, opt)
 		if err != nil {
 			out.fail(err)
-			return
+			return err
 		}
 		for k := range j.n {
 			opt.Seed = j.opt.Seed + uint64(k)
 			c := &choice{index: pi*j.n + k, finish: "length"}
 			if err := s.emit(c, echo, out); err != nil {
-				return
+				return err
 			}
 			if err := s.decode(prompt, opt, j.stops, c, out); err != nil {
 				out.fail(err)
-				return
+				return err
 			}
 			if err := out.end(c); err != nil {
-				return
+				return err
 			}
 			u.CompletionTokens += len(c.toks)
 			for _, t := range c.toks {
@@ -155,6 +170,7 @@ func (s *Server) run(ctx context.Context, j *job, out output) {
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	out.finish(u)
+	return nil
 }
 
 // echo returns the part a choice starts with under echo: the prompt's text and, with
@@ -199,6 +215,7 @@ func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *c
 			return err
 		}
 		c.toks = append(c.toks, tok)
+		s.metrics.token(tok.Steps, time.Now())
 		text, hit := scan.add(dec.Add(tok.ID))
 		if hit || slices.Contains(stopIDs, tok.ID) {
 			c.finish = "stop"

@@ -44,6 +44,7 @@ type Server struct {
 	slots   chan struct{}
 	waiting atomic.Int64
 	created int64
+	metrics *metrics
 }
 
 // New checks cfg, fills in defaults and builds the server.
@@ -77,8 +78,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ModelName == "" {
 		cfg.ModelName = "latent"
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.MaxBatch), created: time.Now().Unix()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.MaxBatch), created: time.Now().Unix(),
+		metrics: newMetrics()}
 	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.HandleFunc("GET /metrics", s.auth(s.metricsHandler))
 	s.mux.HandleFunc("GET /v1/models", s.auth(s.models))
 	s.mux.HandleFunc("POST /v1/completions", s.auth(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, false) }))
 	s.mux.HandleFunc("POST /v1/chat/completions", s.auth(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, true) }))
