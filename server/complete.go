@@ -209,7 +209,6 @@ func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *c
 	}
 	dec := s.cfg.Codec.NewDecoder()
 	scan := &stopScanner{stops: stops}
-	stopIDs := generate.DefaultStopTokens(s.cfg.Model.Config)
 	for tok, err := range g.Tokens() {
 		if err != nil {
 			return err
@@ -217,7 +216,7 @@ func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *c
 		c.toks = append(c.toks, tok)
 		s.metrics.token(tok.Steps, time.Now())
 		text, hit := scan.add(dec.Add(tok.ID))
-		if hit || slices.Contains(stopIDs, tok.ID) {
+		if hit || slices.Contains(opt.StopTokens, tok.ID) {
 			c.finish = "stop"
 		}
 		p := part{text: text, toks: []generate.Token{tok}}

@@ -29,6 +29,7 @@ type request struct {
 	Seed                *int64              `json:"seed"`
 	N                   *int                `json:"n"`
 	Stop                json.RawMessage     `json:"stop"`
+	StopTokenIDs        []int               `json:"stop_token_ids"`
 	Stream              bool                `json:"stream"`
 	StreamOptions       *streamOptions      `json:"stream_options"`
 	Logprobs            json.RawMessage     `json:"logprobs"`
@@ -230,7 +231,27 @@ func (s *Server) options(req *request, chat bool, prompts [][]int) (generate.Opt
 	if err = s.thinkingOptions(&req.thinking, &opt); err != nil {
 		return opt, err
 	}
+	if opt.StopTokens, err = s.stopTokens(req.StopTokenIDs); err != nil {
+		return opt, err
+	}
 	return opt, nil
+}
+
+// maxStopTokens bounds stop_token_ids.
+const maxStopTokens = 64
+
+// stopTokens adds stop_token_ids (vLLM's name) to the model's own stop tokens.
+func (s *Server) stopTokens(ids []int) ([]int, *apiError) {
+	stops := generate.DefaultStopTokens(s.cfg.Model.Config)
+	if len(ids) > maxStopTokens {
+		return nil, badParam("stop_token_ids", "stop_token_ids holds %d ids; at most %d are allowed", len(ids), maxStopTokens)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= s.cfg.Model.Config.PaddedVocabSize {
+			return nil, badParam("stop_token_ids", "token id %d at index %d is outside the vocabulary [0, %d)", id, i, s.cfg.Model.Config.PaddedVocabSize)
+		}
+	}
+	return append(stops, ids...), nil
 }
 
 // maxTokens is max_tokens (or max_completion_tokens) checked against the caps and the context;
