@@ -1,0 +1,37 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestLinearRowsEqualsAlone checks that every row of LinearRows and LinearBF16Rows equals
+// Linear / LinearBF16 of that row alone, bitwise, for row counts past MaxRowwise.
+func TestLinearRowsEqualsAlone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const k, n = 100, 37
+	w := make([]float32, n*k)
+	wb := make([]uint16, n*k)
+	for i := range w {
+		w[i] = rng.Float32()*2 - 1
+		wb[i] = Float32ToBF16(w[i])
+	}
+	for _, m := range []int{1, 5, MaxRowwise, MaxRowwise + 1, 3 * MaxRowwise} {
+		x := make([]float32, m*k)
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		got, gotB := make([]float32, m*n), make([]float32, m*n)
+		LinearRows(got, x, w, m, k, n)
+		LinearBF16Rows(gotB, x, wb, m, k, n)
+		for i := range m {
+			want, wantB := make([]float32, n), make([]float32, n)
+			Linear(want, x[i*k:(i+1)*k], w, 1, k, n)
+			LinearBF16(wantB, x[i*k:(i+1)*k], wb, 1, k, n)
+			if !slices.Equal(got[i*n:(i+1)*n], want) || !slices.Equal(gotB[i*n:(i+1)*n], wantB) {
+				t.Errorf("m=%d: row %d differs from the row alone", m, i)
+			}
+		}
+	}
+}
