@@ -76,6 +76,8 @@ type Options struct {
 	StopTokens  []int // nil: DefaultStopTokens
 	Logprobs    bool  // report each token's log-probabilities (Token.Logprobs)
 	TopLogprobs int   // with Logprobs: the most likely alternatives per token, at most 20
+	// Stepper, when set, runs the recurrences (a Batcher shares them across requests).
+	Stepper Stepper
 	// Context, when set, cancels the request: it is checked between recurrences, and a
 	// cancelled request ends its token stream with the context's error.
 	Context context.Context
@@ -353,7 +355,7 @@ func (g *Generator) initialState(S int) []float32 {
 // iterate runs recurrences from..to-1 on s.
 func (g *Generator) iterate(s, e []float32, S, pos, from, to int) []float32 {
 	for t := from; t < to && g.cancelled() == nil; t++ {
-		s = g.m.Step(s, e, S, pos, t, g.cache)
+		s = g.step(s, e, S, pos, t)
 		g.stats.StepCalls++
 		g.stats.PositionSteps += S
 	}
