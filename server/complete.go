@@ -143,7 +143,7 @@ func (s *Server) run(ctx context.Context, j *job, out output) error {
 	for pi, prompt := range j.prompts {
 		u.PromptTokens += len(prompt)
 		opt := j.opt
-		opt.Context = ctx
+		opt.Context, opt.Stepper = ctx, s.batcher
 		echo, err := s.echo(prompt, j, opt)
 		if err != nil {
 			out.fail(err)

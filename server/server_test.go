@@ -41,7 +41,7 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
+	t.Cleanup(func() { hs.Close(); s.Close() })
 	return s, hs
 }
 
@@ -99,7 +99,7 @@ func TestParity(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
-	_, hs := newTestServer(t, Config{MaxBatch: 4})
+	s, hs := newTestServer(t, Config{MaxBatch: 4})
 	ids, _ := json.Marshal(prompt)
 	for _, concurrent := range []int{1, 4, 16} {
 		var wg sync.WaitGroup
@@ -118,6 +118,11 @@ func TestParity(t *testing.T) {
 				t.Errorf("%d concurrent: %v", concurrent, err)
 			}
 		}
+	}
+	s.metrics.mu.Lock()
+	defer s.metrics.mu.Unlock()
+	if rows := s.metrics.rows; rows.n == rows.counts[0] {
+		t.Errorf("none of %v batched passes held more than one row", rows.n)
 	}
 }
 
