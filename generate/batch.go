@@ -25,7 +25,7 @@ func (g *Generator) step(s, e []float32, S, pos, t int) []float32 {
 // BatcherOptions configure a Batcher. Zero values take the defaults.
 type BatcherOptions struct {
 	MaxRows int           // positions per batched pass (default 64)
-	Window  time.Duration // how long a pass waits for the rows of the previous one (default 1 ms)
+	Window  time.Duration // the longest a pass waits for the rows of the previous one (default 5 ms)
 	// OnBatch, when set, is called after each batched pass with its rows and requests.
 	OnBatch func(rows, requests int)
 }
@@ -37,9 +37,10 @@ type BatcherOptions struct {
 // leave between any two recurrences. Since StepRows equals stepping alone bitwise, every
 // request's tokens are those it would get alone.
 //
-// A pass starts with the first pending recurrence, takes every other pending one, and waits up
-// to Window for the requests of the previous pass that have not come back yet (they may be in
-// their coda, or done). Rows longer than kernels.MaxRowwise (prefills) do not wait: StepRows runs
+// A pass starts with the first pending recurrence, takes every other pending one, and waits for
+// the requests of the previous pass that have not come back yet (they may be in their coda, or
+// done) as long as the previous pass took, and at most Window: waiting costs at most as much as
+// it can gain. Rows longer than kernels.MaxRowwise (prefills) do not wait: StepRows runs
 // them alone.
 type Batcher struct {
 	opt   BatcherOptions
@@ -62,7 +63,7 @@ func NewBatcher(opt BatcherOptions) *Batcher {
 		opt.MaxRows = 64
 	}
 	if opt.Window <= 0 {
-		opt.Window = time.Millisecond
+		opt.Window = 5 * time.Millisecond
 	}
 	b := &Batcher{opt: opt, calls: make(chan *stepCall), quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
@@ -93,6 +94,7 @@ func (b *Batcher) Step(m *model.Model, row model.Row) []float32 {
 func (b *Batcher) loop() {
 	defer close(b.done)
 	var members map[*model.Cache]bool // the requests of the previous pass
+	var last time.Duration             // how long the previous pass took
 	for {
 		var first *stepCall
 		select {
@@ -100,18 +102,20 @@ func (b *Batcher) loop() {
 		case <-b.quit:
 			return
 		}
-		batch := b.gather(first, members)
+		batch := b.gather(first, members, min(last, b.opt.Window))
 		members = map[*model.Cache]bool{}
 		for _, c := range batch {
 			members[c.row.Cache] = true
 		}
+		start := time.Now()
 		b.run(batch)
+		last = time.Since(start)
 	}
 }
 
 // gather collects the pass that starts with first: every pending call, and the members of
 // the previous pass that return within the window.
-func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool) []*stepCall {
+func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool, window time.Duration) []*stepCall {
 	batch := []*stepCall{first}
 	rows := first.row.N
 	waiting := 0 // members not yet in
@@ -120,7 +124,7 @@ func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool) []*step
 			waiting++
 		}
 	}
-	timer := time.NewTimer(b.opt.Window)
+	timer := time.NewTimer(window)
 	defer timer.Stop()
 	for rows < b.opt.MaxRows {
 		var c *stepCall
