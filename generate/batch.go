@@ -8,10 +8,13 @@ import (
 	"github.com/latentlab/latent/model"
 )
 
-// Stepper runs the recurrences of generators. Left nil in Options, each generator steps on its
-// own; a Batcher shared by concurrent generators runs their recurrences together.
+// Stepper runs the recurrences and the coda and head of generators. Left nil in Options, each
+// generator runs them on its own; a Batcher shared by concurrent generators runs them together.
 type Stepper interface {
+	// Step is model.Step of the row.
 	Step(m *model.Model, row model.Row) []float32
+	// LastLogits is the head's logits of the row's last position after the coda.
+	LastLogits(m *model.Model, row model.Row) []float32
 }
 
 // step runs recurrence t on s [S×h] through the request's stepper.
@@ -31,17 +34,19 @@ type BatcherOptions struct {
 }
 
 // Batcher is continuous depth batching: generators running concurrently (each in its own
-// goroutine, each with its own decoding loop, criterion and cache) hand it their recurrences,
-// and it runs the pending ones together through model.StepRows, one product per weight matrix
-// for all rows, whatever recurrence, position or request each row is at. Requests join and
-// leave between any two recurrences. Since StepRows equals stepping alone bitwise, every
-// request's tokens are those it would get alone.
+// goroutine, each with its own decoding loop, criterion and cache) hand it their recurrences
+// and their coda-and-head evaluations, and it runs the pending ones together through
+// model.StepRows and model.LastLogitsRows, one product per weight matrix for all rows, whatever
+// recurrence, position or request each row is at. Requests join and leave between any two
+// recurrences. Since both equal running alone bitwise, every request's tokens are those it
+// would get alone.
 //
-// A pass starts with the first pending recurrence, takes every other pending one, and waits for
-// the requests of the previous pass that have not come back yet (they may be in their coda, or
-// done) as long as the previous pass took, and at most Window: waiting costs at most as much as
-// it can gain. Rows longer than kernels.MaxRowwise (prefills) do not wait: StepRows runs
-// them alone.
+// A pass starts with the first pending call, takes every other pending one, and waits for the
+// requests of the previous pass that have not come back yet (they may be checking their
+// criterion, sampling, or done) as long as the previous pass took, and at most Window: waiting
+// costs at most as much as it can gain. Rows longer than kernels.MaxRowwise (prefills,
+// speculative verification) gain nothing from sharing the weights and would hold up the pass:
+// they run at once on the caller's goroutine.
 type Batcher struct {
 	opt   BatcherOptions
 	calls chan *stepCall
@@ -50,11 +55,13 @@ type Batcher struct {
 	once  sync.Once
 }
 
+// stepCall is one row waiting for a pass: a recurrence, or (logits) the coda and head.
 type stepCall struct {
-	m    *model.Model
-	row  model.Row
-	out  []float32
-	done chan struct{}
+	m      *model.Model
+	row    model.Row
+	logits bool
+	out    []float32
+	done   chan struct{}
 }
 
 // NewBatcher starts a batcher; Close stops it.
@@ -78,23 +85,47 @@ func (b *Batcher) Close() {
 
 // Step runs one recurrence of row within the next batched pass.
 func (b *Batcher) Step(m *model.Model, row model.Row) []float32 {
-	if row.N > kernels.MaxRowwise {
-		return m.Step(row.S, row.E, row.N, row.Pos, row.T, row.Cache)
+	return b.call(&stepCall{m: m, row: row})
+}
+
+// LastLogits runs row's coda and head within the next batched pass.
+func (b *Batcher) LastLogits(m *model.Model, row model.Row) []float32 {
+	return b.call(&stepCall{m: m, row: row, logits: true})
+}
+
+// call queues c for the next pass and waits for it; long rows, and every row once the batcher
+// is closed, run at once on the caller's goroutine.
+func (b *Batcher) call(c *stepCall) []float32 {
+	if c.row.N > kernels.MaxRowwise {
+		return alone(c)
 	}
-	c := &stepCall{m: m, row: row, done: make(chan struct{})}
+	c.done = make(chan struct{})
 	select {
 	case b.calls <- c:
 	case <-b.quit:
-		return m.Step(row.S, row.E, row.N, row.Pos, row.T, row.Cache)
+		return alone(c)
 	}
 	<-c.done
 	return c.out
 }
 
+// alone runs one call by itself.
+func alone(c *stepCall) []float32 {
+	return c.run([]model.Row{c.row})[0]
+}
+
+// run computes rows of c's kind on c's model.
+func (c *stepCall) run(rows []model.Row) [][]float32 {
+	if c.logits {
+		return c.m.LastLogitsRows(rows)
+	}
+	return c.m.StepRows(rows)
+}
+
 func (b *Batcher) loop() {
 	defer close(b.done)
 	var members map[*model.Cache]bool // the requests of the previous pass
-	var last time.Duration             // how long the previous pass took
+	var last time.Duration            // how long the previous pass took
 	for {
 		var first *stepCall
 		select {
@@ -152,20 +183,25 @@ func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool, window 
 	return batch
 }
 
-// run steps a pass, one StepRows per model, and wakes its callers.
+// run computes a pass, one StepRows or LastLogitsRows per model and kind, and wakes its callers.
 func (b *Batcher) run(batch []*stepCall) {
-	byModel := map[*model.Model][]*stepCall{}
+	type group struct {
+		m      *model.Model
+		logits bool
+	}
+	groups := map[group][]*stepCall{}
 	for _, c := range batch {
-		byModel[c.m] = append(byModel[c.m], c)
+		k := group{c.m, c.logits}
+		groups[k] = append(groups[k], c)
 	}
 	rows := 0
-	for m, calls := range byModel {
+	for _, calls := range groups {
 		in := make([]model.Row, len(calls))
 		for i, c := range calls {
 			in[i] = c.row
 			rows += c.row.N
 		}
-		for i, out := range m.StepRows(in) {
+		for i, out := range calls[0].run(in) {
 			calls[i].out = out
 		}
 	}

@@ -376,6 +376,9 @@ func lastRow(x []float32, S int) []float32 { return x[(S-1)*len(x)/S:] }
 // lastLogits runs the coda over all S positions (writing their coda KV) and the head over the
 // last one.
 func (g *Generator) lastLogits(s []float32, S, pos int) []float32 {
+	if g.opt.Stepper != nil {
+		return g.opt.Stepper.LastLogits(g.m, model.Row{S: s, N: S, Pos: pos, Cache: g.cache})
+	}
 	return g.m.Head(lastRow(g.m.Coda(s, S, pos, g.cache), S), 1)
 }
 

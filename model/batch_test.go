@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestStepRowsEqualsStep batches rows of four sequences at different positions, recurrences
+// TestStepRowsEqualsStep batches rows of five sequences at different positions, recurrences
 // and row counts (a one-token decode, a short prefill, a prefill past kernels.MaxRowwise) and
-// checks every new state and every cache entry against stepping each sequence alone, bitwise,
-// for fp32 and bf16 weights.
+// checks every new state, every cache entry and the batched coda and head's logits against
+// running each sequence alone, bitwise, for fp32 and bf16 weights.
 func TestStepRowsEqualsStep(t *testing.T) {
 	for _, file := range []string{"model.safetensors", "model.bf16.safetensors"} {
 		m := loadTiny(t, file)
@@ -46,6 +46,14 @@ func TestStepRowsEqualsStep(t *testing.T) {
 			rows[i] = Row{S: s, E: e, N: sq.n, Pos: sq.prompt, T: sq.t, Cache: batched[i]}
 		}
 		got := m.StepRows(rows)
+		logits := m.LastLogitsRows(rows)
+		h := m.Config.NEmbd
+		for i, r := range rows {
+			wantLogits := m.Head(m.Coda(r.S, r.N, r.Pos, alone[i])[(r.N-1)*h:], 1)
+			if !slices.Equal(logits[i], wantLogits) {
+				t.Errorf("%s: row %d: batched coda and head differ from running alone", file, i)
+			}
+		}
 		for i, r := range rows {
 			want := m.Step(r.S, r.E, r.N, r.Pos, r.T, alone[i])
 			if !slices.Equal(got[i], want) {

@@ -121,12 +121,7 @@ func (m *Model) Latents(s []float32, S int) []float32 {
 
 // Coda maps the final state s [S×h] to the head's input: ln_f → coda blocks → ln_f.
 func (m *Model) Coda(s []float32, S, pos int, cache *Cache) []float32 {
-	x := m.Latents(s, S)
-	for i := range m.Weights.Coda {
-		m.blockForward(&m.Weights.Coda[i], x, S, pos, -(i + 1), cache)
-	}
-	rmsNormRows(x, x, m.Weights.LnF, S, float32(m.Config.NormEps))
-	return x
+	return m.codaPass([]Row{{S: s, N: S, Pos: pos, Cache: cache}}, false)
 }
 
 // Head returns the logits [S×padded_vocab] of the coda output hidden [S×h].
