@@ -146,6 +146,6 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "latent_requests_total{outcome=%q} %s\n", o, formatFloat(m.outcomes[o]))
 	}
 	m.steps.write(w, "latent_recurrence_steps_per_token", "Recurrences behind each generated token.")
-	m.rows.write(w, "latent_batch_rows", "Rows (token positions of all requests) per batched core pass.")
+	m.rows.write(w, "latent_batch_rows", "Rows (token positions of all requests) per batched pass: recurrences, or codas and heads.")
 	m.duration.write(w, "latent_request_duration_seconds", "Request duration from arrival to the last byte.")
 }
