@@ -28,7 +28,7 @@ var testModel = sync.OnceValues(func() (*model.Model, error) {
 })
 
 // newTestServer serves the default model with cfg's limits.
-func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	m, err := testModel()
 	if err != nil {
