@@ -22,7 +22,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,7 @@ type config struct {
 	cancel    float64
 	maxTokens int
 	batch     int
+	profile   string
 }
 
 func main() {
@@ -50,6 +53,7 @@ func main() {
 	flag.Float64Var(&c.cancel, "cancel", 0.25, "share of clients that cancel every request mid-stream")
 	flag.IntVar(&c.maxTokens, "max-tokens", 12, "max_tokens per request")
 	flag.IntVar(&c.batch, "max-batch", 16, "in-process server: requests decoding at once")
+	flag.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the many-client phase to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -71,9 +75,15 @@ func run(c config) error {
 	}
 	one := phase(url, 1, 0, c)
 	fmt.Println(one.report("1 client"))
+	stopProfile, err := startProfile(c.profile)
+	if err != nil {
+		return err
+	}
 	many := phase(url, c.clients, c.cancel, c)
+	stopProfile()
 	fmt.Println(many.report(fmt.Sprintf("%d clients, %.0f%% cancelling", c.clients, 100*c.cancel)))
-	fmt.Printf("aggregate tokens/s: %.2f× one client\n", many.tokensPerSecond()/one.tokensPerSecond())
+	fmt.Printf("aggregate tokens/s against one client: %.2f× delivered, %.2f× generated\n",
+		many.tokensPerSecond()/one.tokensPerSecond(), many.generated/one.generated*one.wall.Seconds()/many.wall.Seconds())
 	if c.addr != "" {
 		return nil
 	}
@@ -130,6 +140,7 @@ type result struct {
 	cancelled int
 	errs      []string
 	wall      time.Duration
+	generated float64 // tokens the server generated (its /metrics), cancelled requests' included
 }
 
 func (r *result) tokensPerSecond() float64 { return float64(r.tokens) / r.wall.Seconds() }
@@ -142,8 +153,9 @@ func (r *result) report(name string) string {
 		}
 		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
-	s := fmt.Sprintf("%s: %d completed, %d cancelled, %d errors; latency p50 %v p99 %v; %.1f tokens/s",
-		name, len(r.latencies), r.cancelled, len(r.errs), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), r.tokensPerSecond())
+	s := fmt.Sprintf("%s: %d completed, %d cancelled, %d errors; latency p50 %v p99 %v; %.1f tokens/s delivered (completed requests), %.1f generated",
+		name, len(r.latencies), r.cancelled, len(r.errs), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond),
+		r.tokensPerSecond(), r.generated/r.wall.Seconds())
 	for i, e := range r.errs {
 		if i == 5 {
 			s += fmt.Sprintf("\n  … %d more", len(r.errs)-5)
@@ -158,6 +170,7 @@ func (r *result) report(name string) string {
 // after its second chunk.
 func phase(url string, clients int, cancel float64, c config) *result {
 	r := &result{}
+	before := generatedTokens(url)
 	start := time.Now()
 	deadline := start.Add(c.duration)
 	var wg sync.WaitGroup
@@ -172,7 +185,25 @@ func phase(url string, clients int, cancel float64, c config) *result {
 	}
 	wg.Wait()
 	r.wall = time.Since(start)
+	r.generated = generatedTokens(url) - before
 	return r
+}
+
+// generatedTokens reads latent_tokens_generated_total from the server's /metrics (0 if absent).
+func generatedTokens(url string) float64 {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "latent_tokens_generated_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // modes are the thinking fields the requests cycle through.
@@ -248,6 +279,22 @@ func (r *result) fail(msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errs = append(r.errs, msg)
+}
+
+// startProfile starts a CPU profile into path ("" for none) and returns what stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // peakRSS reads VmHWM from /proc/self/status.
