@@ -43,10 +43,11 @@ type BatcherOptions struct {
 //
 // A pass starts with the first pending call, takes every other pending one, and waits for the
 // requests of the previous pass that have not come back yet (they may be checking their
-// criterion, sampling, or done) as long as the previous pass took, and at most Window: waiting
-// costs at most as much as it can gain. Rows longer than kernels.MaxRowwise (prefills,
-// speculative verification) gain nothing from sharing the weights and would hold up the pass:
-// they run at once on the caller's goroutine.
+// criterion, sampling, or done) as long as the previous pass took, at most Window, and at most
+// four times the delay after which members usually call again: waiting costs at most as much
+// as it can gain, and a member that is not coming soon does not hold the pass up. Rows longer
+// than kernels.MaxRowwise (prefills, speculative verification) gain nothing from sharing the
+// weights and would hold up the pass: they run at once on the caller's goroutine.
 type Batcher struct {
 	opt   BatcherOptions
 	calls chan *stepCall
@@ -124,8 +125,7 @@ func (c *stepCall) run(rows []model.Row) [][]float32 {
 
 func (b *Batcher) loop() {
 	defer close(b.done)
-	var members map[*model.Cache]bool // the requests of the previous pass
-	var last time.Duration            // how long the previous pass took
+	var p pace
 	for {
 		var first *stepCall
 		select {
@@ -133,37 +133,73 @@ func (b *Batcher) loop() {
 		case <-b.quit:
 			return
 		}
-		batch := b.gather(first, members, min(last, b.opt.Window))
-		members = map[*model.Cache]bool{}
+		batch := b.gather(first, &p)
+		p.members = map[*model.Cache]bool{}
 		for _, c := range batch {
-			members[c.row.Cache] = true
+			p.members[c.row.Cache] = true
 		}
 		start := time.Now()
 		b.run(batch)
-		last = time.Since(start)
+		p.ended = time.Now()
+		p.took = p.ended.Sub(start)
 	}
 }
 
+// pace is what the loop knows of the previous pass: whose rows it held, when it ended, how long
+// it ran, and how long its members usually take to call again.
+type pace struct {
+	members map[*model.Cache]bool
+	ended   time.Time
+	took    time.Duration
+	back    time.Duration // smoothed delay from a pass's end to a member's next call
+}
+
+// minWait is the least a pass waits for returning members once their delay is known.
+const minWait = 50 * time.Microsecond
+
+// deadline is when a pass stops waiting for the previous pass's members: after as long as that
+// pass ran, at most limit, and at most four times their usual delay.
+func (p *pace) deadline(limit time.Duration) time.Time {
+	w := min(p.took, limit)
+	if p.back > 0 {
+		w = min(w, max(4*p.back, minWait))
+	}
+	return p.ended.Add(w)
+}
+
+// returned records that a member called again at now.
+func (p *pace) returned(now time.Time) {
+	d := now.Sub(p.ended)
+	if p.back == 0 {
+		p.back = d
+		return
+	}
+	p.back = (3*p.back + d) / 4
+}
+
 // gather collects the pass that starts with first: every pending call, and the members of
-// the previous pass that return within the window.
-func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool, window time.Duration) []*stepCall {
+// the previous pass that call before the deadline.
+func (b *Batcher) gather(first *stepCall, p *pace) []*stepCall {
 	batch := []*stepCall{first}
 	rows := first.row.N
-	waiting := 0 // members not yet in
-	for c := range members {
-		if c != first.row.Cache {
-			waiting++
+	waiting := len(p.members) // members not yet in
+	arrive := func(c *stepCall) {
+		if p.members[c.row.Cache] {
+			waiting--
+			p.returned(time.Now())
 		}
 	}
-	timer := time.NewTimer(window)
+	arrive(first)
+	timer := time.NewTimer(time.Until(p.deadline(b.opt.Window)))
 	defer timer.Stop()
 	for rows < b.opt.MaxRows {
 		var c *stepCall
 		if waiting > 0 {
 			select {
 			case c = <-b.calls:
-			case <-timer.C:
-				return batch
+			case <-timer.C: // stop waiting; still take what is pending
+				waiting = 0
+				continue
 			case <-b.quit:
 				return batch
 			}
@@ -174,9 +210,7 @@ func (b *Batcher) gather(first *stepCall, members map[*model.Cache]bool, window 
 				return batch
 			}
 		}
-		if members[c.row.Cache] {
-			waiting--
-		}
+		arrive(c)
 		batch = append(batch, c)
 		rows += c.row.N
 	}

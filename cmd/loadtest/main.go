@@ -90,7 +90,7 @@ func run(c config) error {
 	if err := stop(); err != nil {
 		return err
 	}
-	http.DefaultClient.CloseIdleConnections()
+	client.CloseIdleConnections()
 	time.Sleep(time.Second) // let finished connection goroutines exit
 	fmt.Printf("peak RSS %s; goroutines %d before, %d after shutdown\n", peakRSS(), baseline, runtime.NumGoroutine())
 	return nil
@@ -206,6 +206,10 @@ func generatedTokens(url string) float64 {
 	return 0
 }
 
+// client keeps a connection per client alive between requests (the default transport keeps two
+// per host, so most of 64 clients would open a new connection for every request).
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
+
 // modes are the thinking fields the requests cycle through.
 var modes = []string{`"num_steps":8`, `"num_steps":16,"criterion":"kl","exit_threshold":1e-5`,
 	`"num_steps":8,"continuous_compute":true`, `"num_steps":8,"draft_steps":2,"lookahead_for_draft":3`}
@@ -223,7 +227,7 @@ func request(url string, rng *rand.Rand, cancels bool, c config, r *result) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/completions", bytes.NewBufferString(body))
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		r.fail(err.Error())
 		return
