@@ -92,7 +92,11 @@ type Options struct {
 	// from pos on that run together (the whole prompt during the prefill, then one token at a
 	// time). state is [S × n_embd] and only valid during the call. Not called for speculative
 	// drafts and verification.
-	Observe func(pos, S, step int, state []float32)
+	Observe     func(pos, S, step int, state []float32)
+	Logprobs    bool // report each token's log-probabilities (Token.Logprobs)
+	TopLogprobs int  // with Logprobs: the most likely alternatives per token, at most 20
+	// Stepper, when set, runs the recurrences (a Batcher shares them across requests).
+	Stepper Stepper
 	// Context, when set, cancels the request: it is checked between recurrences, and a
 	// cancelled request ends its token stream with the context's error.
 	Context context.Context
@@ -106,6 +110,9 @@ type Token struct {
 	ExitValue float64 // the criterion's value at the last check; NaN when nothing was checked
 	Checks    []Check // every checked value, in order
 	Drafted   bool    // speculative: a drafted token the verifier accepted
+
+	// Logprobs (with Options.Logprobs) are the token's log-probabilities.
+	Logprobs *TokenLogprobs
 }
 
 // Check is a criterion value computed after Step recurrences.
@@ -157,6 +164,9 @@ func New(m *model.Model, prompt []int, opt Options) (*Generator, error) {
 	}
 	if err := opt.Sampling.validate(); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if opt.TopLogprobs < 0 || opt.TopLogprobs > maxTopLogprobs {
+		return nil, fmt.Errorf("generate: top logprobs %d must lie in [0, %d]", opt.TopLogprobs, maxTopLogprobs)
 	}
 	if opt.Exit != nil { // private copies: setup fills in defaults
 		ex := *opt.Exit
@@ -370,7 +380,7 @@ func (g *Generator) initialState(S int) []float32 {
 // iterate runs recurrences from..to-1 on s.
 func (g *Generator) iterate(s, e []float32, S, pos, from, to int) []float32 {
 	for t := from; t < to && g.cancelled() == nil; t++ {
-		s = g.m.Step(s, e, S, pos, t, g.cache)
+		s = g.step(s, e, S, pos, t)
 		g.stats.StepCalls++
 		g.stats.PositionSteps += S
 		g.observe(pos, S, t+1, s)
@@ -408,6 +418,9 @@ func lastRow(x []float32, S int) []float32 { return x[(S-1)*len(x)/S:] }
 // lastLogits runs the coda over all S positions (writing their coda KV) and the head over the
 // last one.
 func (g *Generator) lastLogits(s []float32, S, pos int) []float32 {
+	if g.opt.Stepper != nil {
+		return g.opt.Stepper.LastLogits(g.m, model.Row{S: s, N: S, Pos: pos, Cache: g.cache})
+	}
 	return g.m.Head(lastRow(g.m.Coda(s, S, pos, g.cache), S), 1)
 }
 
@@ -440,7 +453,7 @@ func (g *Generator) nextToken() (Token, error) {
 	if err := g.cache.Err(); err != nil {
 		return Token{}, err
 	}
-	tok.ID = g.samp.next(logits, g.ids)
+	tok.ID, tok.Logprobs = g.draw(logits, g.ids)
 	return tok, nil
 }
 

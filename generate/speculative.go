@@ -69,12 +69,12 @@ func (g *Generator) speculativeRound() ([]Token, error) {
 	g.stats.Accepted += accepted
 
 	toks := make([]Token, 0, accepted+1)
-	for _, id := range drafted[base : base+accepted] {
-		toks = append(toks, Token{ID: id, Steps: g.opt.Steps, ExitValue: nan, Drafted: true})
+	for i, id := range drafted[base : base+accepted] {
+		toks = append(toks, Token{ID: id, Steps: g.opt.Steps, ExitValue: nan, Drafted: true, Logprobs: g.logprobs(row(i), id)})
 	}
 	if accepted < L {
-		id := g.samp.next(row(accepted), drafted[:base+accepted])
-		toks = append(toks, Token{ID: id, Steps: g.opt.Steps, ExitValue: nan})
+		id, lp := g.draw(row(accepted), drafted[:base+accepted])
+		toks = append(toks, Token{ID: id, Steps: g.opt.Steps, ExitValue: nan, Logprobs: lp})
 		g.cache.Truncate(base + accepted)
 	}
 	return toks, nil

@@ -23,7 +23,7 @@ func supportedISAs() []*isa {
 		name:  "avx2",
 		q8Dot: q8, q8Dot2: q8x2,
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
-		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemvStep: 16,
+		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemv2BF16: gemv2BF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
@@ -60,6 +60,9 @@ func gemvF32AVX512(out, x, w *float32, k, ldw, rows int)
 
 //go:noescape
 func gemvBF16AVX512(out, x *float32, w *uint16, k, ldw, rows int)
+
+//go:noescape
+func gemv2BF16AVX2(out0, out1, x0, x1 *float32, w *uint16, k, ldw, rows int)
 
 //go:noescape
 func gemvF32AVX2(out, x, w *float32, k, ldw, rows int)

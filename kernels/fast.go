@@ -26,6 +26,9 @@ type isa struct {
 	gemvF32  func(out, x, w *float32, k, ldw, rows int)
 	gemvBF16 func(out, x *float32, w *uint16, k, ldw, rows int)
 	gemvStep int
+	// gemv2BF16 is gemvBF16 for two vectors x0, x1 at once, each output bit for bit as
+	// gemvBF16 gives it; nil where there is none.
+	gemv2BF16 func(out0, out1, x0, x1 *float32, w *uint16, k, ldw, rows int)
 
 	// Dot-product tiles for gemmDot: sums[4r+i] = Σ_p w[r*ldw+p]·x[i*ldx+p] for 3 weight rows
 	// r and 4 rows i of x, k a positive multiple of 16 (x permuted for bf16, see

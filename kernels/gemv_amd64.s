@@ -235,3 +235,77 @@ b256loop:
 b256done:
 	VZEROUPPER
 	RET
+
+// func gemv2BF16AVX2(out0, out1, x0, x1 *float32, w *uint16, k, ldw, rows int)
+// gemvBF16AVX2 for two vectors at once: out0[r] = Σ_p w[r][p]·x0[p] and out1[r] likewise
+// with x1, each bit for bit as gemvBF16AVX2 computes it (the same two accumulators per row and
+// vector, the same order of additions, the same final reduction), but every widened weight
+// serves both vectors. Two weight rows at a time (R8, R9); k is a positive multiple of 16 and
+// rows a multiple of 4.
+TEXT ·gemv2BF16AVX2(SB), NOSPLIT, $0-64
+	MOVQ out0+0(FP), DI
+	MOVQ out1+8(FP), R14
+	MOVQ x0+16(FP), SI
+	MOVQ x1+24(FP), R13
+	MOVQ w+32(FP), R8
+	MOVQ k+40(FP), CX
+	SHLQ $1, CX
+	MOVQ ldw+48(FP), DX
+	SHLQ $1, DX
+	MOVQ rows+56(FP), R12
+	SHRQ $1, R12
+	TESTQ R12, R12
+	JZ    b2done
+
+b2pair:
+	LEAQ (R8)(DX*1), R9
+	XORQ BX, BX
+	ZERO256
+
+b2loop:
+	VMOVUPS     (SI)(BX*2), Y8
+	VMOVUPS     32(SI)(BX*2), Y9
+	VMOVUPS     (R13)(BX*2), Y10
+	VMOVUPS     32(R13)(BX*2), Y11
+	PREFETCHT0  PFD(R8)(BX*1)
+	PREFETCHT0  PFD(R9)(BX*1)
+	VPMOVZXWD   (R8)(BX*1), Y12
+	VPMOVZXWD   16(R8)(BX*1), Y13
+	VPMOVZXWD   (R9)(BX*1), Y14
+	VPMOVZXWD   16(R9)(BX*1), Y15
+	VPSLLD      $16, Y12, Y12
+	VPSLLD      $16, Y13, Y13
+	VPSLLD      $16, Y14, Y14
+	VPSLLD      $16, Y15, Y15
+	VFMADD231PS Y12, Y8, Y0
+	VFMADD231PS Y13, Y9, Y4
+	VFMADD231PS Y14, Y8, Y1
+	VFMADD231PS Y15, Y9, Y5
+	VFMADD231PS Y12, Y10, Y2
+	VFMADD231PS Y13, Y11, Y6
+	VFMADD231PS Y14, Y10, Y3
+	VFMADD231PS Y15, Y11, Y7
+	ADDQ        $32, BX
+	CMPQ        BX, CX
+	JB          b2loop
+
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVLPS      X0, (DI)
+	VMOVHPS      X0, (R14)
+	ADDQ         $8, DI
+	ADDQ         $8, R14
+	LEAQ         (R9)(DX*1), R8
+	DECQ         R12
+	JNZ          b2pair
+
+b2done:
+	VZEROUPPER
+	RET

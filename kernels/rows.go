@@ -46,9 +46,9 @@ func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	switch {
 	case m == 0 || n == 0:
 	case p == pathGemv && bt.bf16 != nil:
-		gemv(s, out, a.f32, bt.bf16, m, k, n, s.gemvBF16, dotBF16Generic)
+		gemv(s, out, a.f32, bt.bf16, m, k, n, s.gemvBF16, s.gemv2BF16, dotBF16Generic)
 	case p == pathGemv:
-		gemv(s, out, a.f32, bt.f32, m, k, n, s.gemvF32, dotGeneric)
+		gemv(s, out, a.f32, bt.f32, m, k, n, s.gemvF32, nil, dotGeneric)
 	case p == pathRows:
 		gemmDot(s, out, n, m, n, k, a, bt, false)
 	default:

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -51,6 +52,15 @@ func (s *isa) selfTest() error {
 	s.gemvBF16(&got[0], &x[0], &wb[0], k, k, rows)
 	if err := sameValues("gemv bf16 kernel", got, want); err != nil {
 		return err
+	}
+	if s.gemv2BF16 != nil {
+		x1 := exactData(k, 6)
+		want1, got1 := make([]float32, rows), make([]float32, rows)
+		linearBF16Generic(want1, x1, wb, 1, k, rows)
+		s.gemv2BF16(&got[0], &got1[0], &x[0], &x1[0], &wb[0], k, k, rows)
+		if err := errors.Join(sameValues("two-vector gemv bf16 kernel", got, want), sameValues("two-vector gemv bf16 kernel", got1, want1)); err != nil {
+			return err
+		}
 	}
 	if err := s.selfTestDot(x, w, wb, k, rows); err != nil {
 		return err

@@ -109,19 +109,7 @@ func normalCDF(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }
 // Step runs recurrence t on the state s [S×h] given the prelude output e and returns the new
 // state: core blocks applied to adapter(concat(s, e)).
 func (m *Model) Step(s, e []float32, S, pos, t int, cache *Cache) []float32 {
-	h := m.Config.NEmbd
-	cat := make([]float32, S*2*h)
-	for i := 0; i < S; i++ {
-		copy(cat[i*2*h:], s[i*h:(i+1)*h])
-		copy(cat[i*2*h+h:], e[i*h:(i+1)*h])
-	}
-	x := make([]float32, S*h)
-	m.Weights.Adapter.Apply(x, cat, S)
-	nCore := len(m.Weights.Core)
-	for j := range m.Weights.Core {
-		m.blockForward(&m.Weights.Core[j], x, S, pos, len(m.Weights.Prelude)+nCore*t+j, cache)
-	}
-	return x
+	return m.stepPass([]Row{{S: s, E: e, N: S, Pos: pos, T: t, Cache: cache}}, false)
 }
 
 // Latents returns ln_f(s), the normalised latent state the reference reports as latent_states.
@@ -133,12 +121,7 @@ func (m *Model) Latents(s []float32, S int) []float32 {
 
 // Coda maps the final state s [S×h] to the head's input: ln_f → coda blocks → ln_f.
 func (m *Model) Coda(s []float32, S, pos int, cache *Cache) []float32 {
-	x := m.Latents(s, S)
-	for i := range m.Weights.Coda {
-		m.blockForward(&m.Weights.Coda[i], x, S, pos, -(i + 1), cache)
-	}
-	rmsNormRows(x, x, m.Weights.LnF, S, float32(m.Config.NormEps))
-	return x
+	return m.codaPass([]Row{{S: s, N: S, Pos: pos, Cache: cache}}, false)
 }
 
 // Head returns the logits [S×padded_vocab] of the coda output hidden [S×h].

@@ -26,6 +26,16 @@ func (w *Matrix) Apply(out, x []float32, m int) {
 	kernels.Linear(out[:m*w.Rows], x[:m*w.Cols], w.F32, m, w.Cols, w.Rows)
 }
 
+// ApplyRows is Apply computed row by row (kernels.LinearRows): each output row equals Apply's
+// for that row alone when Apply is given at most kernels.MaxRowwise rows.
+func (w *Matrix) ApplyRows(out, x []float32, m int) {
+	if w.BF16 != nil {
+		kernels.LinearBF16Rows(out[:m*w.Rows], x[:m*w.Cols], w.BF16, m, w.Cols, w.Rows)
+		return
+	}
+	kernels.LinearRows(out[:m*w.Rows], x[:m*w.Cols], w.F32, m, w.Cols, w.Rows)
+}
+
 // Row copies row i, widened to fp32, into dst.
 func (w *Matrix) Row(dst []float32, i int) {
 	if w.Q8 != nil {

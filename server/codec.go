@@ -14,6 +14,8 @@ type Codec interface {
 	Encode(text string, special bool) ([]int, error)
 	// NewDecoder starts decoding a new stream of generated ids.
 	NewDecoder() Decoder
+	// Token is the text of one token, special tokens included (as logprobs name tokens).
+	Token(id int) string
 }
 
 // Decoder decodes a stream of ids piece by piece; special tokens decode to "".
@@ -34,6 +36,9 @@ func (c TokenizerCodec) Encode(text string, special bool) ([]int, error) {
 func (c TokenizerCodec) NewDecoder() Decoder {
 	return &tokenizerDecoder{tok: c.Tok, dec: c.Tok.NewStreamDecoder()}
 }
+
+// Token decodes one id on its own.
+func (c TokenizerCodec) Token(id int) string { return c.Tok.Decode([]int{id}, false) }
 
 type tokenizerDecoder struct {
 	tok *tokenizer.Tokenizer
@@ -74,6 +79,9 @@ func (c VocabCodec) Encode(text string, special bool) ([]int, error) {
 
 // NewDecoder returns a decoder that spells token names and leaves out "<pad>" and "<bos>".
 func (c VocabCodec) NewDecoder() Decoder { return vocabDecoder{c.Vocab} }
+
+// Token is the token's name.
+func (c VocabCodec) Token(id int) string { return c.Vocab.Name(id) }
 
 type vocabDecoder struct{ v *tasks.Vocab }
 

@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/latentlab/latent/generate"
 )
 
 // complete serves /v1/completions (chat false) and /v1/chat/completions.
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 	var req request
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -38,16 +41,30 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	defer release()
-	var out output = &collected{w: w, job: j, head: s.head(j)}
+	var out output = &collected{srv: s, w: w, job: j, head: s.head(j)}
 	if j.stream {
-		out = newSSE(w, j, s.head(j), cancel, s.cfg.WriteTimeout)
+		out = s.newSSE(w, j, s.head(j), cancel)
 	}
-	s.run(ctx, j, out)
+	err = s.run(ctx, j, out)
+	s.metrics.request(outcome(err), time.Since(start))
+}
+
+// outcome names how a request ended, for the metrics.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "error"
 }
 
 // check lets the engine validate the options it alone knows (mode combinations).
 func (s *Server) check(j *job) *apiError {
-	if _, err := generate.New(s.cfg.Model, j.prompts[0], j.opt); err != nil {
+	opt := j.opt
+	opt.MaxNew = max(opt.MaxNew, 1) // echo with max_tokens 0 generates nothing
+	if _, err := generate.New(s.cfg.Model, j.prompts[0], opt); err != nil {
 		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error()}
 	}
 	return nil
@@ -90,12 +107,22 @@ type choice struct {
 	index  int
 	text   strings.Builder
 	toks   []generate.Token
-	finish string // "stop" or "length"
+	finish string   // "stop" or "length"
+	scored []scored // with logprobs: every token so far, echoed prompt included
+	offset int      // characters the scored tokens cover (the next text_offset)
+}
+
+// part is a piece of a choice's text with the tokens behind it.
+type part struct {
+	text   string
+	toks   []generate.Token // generated tokens (return_steps)
+	scored []scored         // tokens with their log-probabilities (logprobs)
+	offset int              // text offset of the first scored token
 }
 
 // output receives a request's choices as they are decoded.
 type output interface {
-	piece(c *choice, text string, toks []generate.Token) error
+	piece(c *choice, p part) error
 	end(c *choice) error
 	finish(u usage)
 	fail(err error)
@@ -109,22 +136,31 @@ type usage struct {
 	RecurrenceSteps  int `json:"recurrence_steps"`
 }
 
-// run decodes every choice of j in turn (choice k of a prompt is seeded with seed + k).
-func (s *Server) run(ctx context.Context, j *job, out output) {
+// run decodes every choice of j in turn (choice k of a prompt is seeded with seed + k) and
+// returns the error the request ended with.
+func (s *Server) run(ctx context.Context, j *job, out output) error {
 	var u usage
 	for pi, prompt := range j.prompts {
 		u.PromptTokens += len(prompt)
+		opt := j.opt
+		opt.Context, opt.Stepper = ctx, s.batcher
+		echo, err := s.echo(prompt, j, opt)
+		if err != nil {
+			out.fail(err)
+			return err
+		}
 		for k := range j.n {
-			opt := j.opt
-			opt.Seed += uint64(k)
-			opt.Context = ctx
+			opt.Seed = j.opt.Seed + uint64(k)
 			c := &choice{index: pi*j.n + k, finish: "length"}
+			if err := s.emit(c, echo, out); err != nil {
+				return err
+			}
 			if err := s.decode(prompt, opt, j.stops, c, out); err != nil {
 				out.fail(err)
-				return
+				return err
 			}
 			if err := out.end(c); err != nil {
-				return
+				return err
 			}
 			u.CompletionTokens += len(c.toks)
 			for _, t := range c.toks {
@@ -134,40 +170,79 @@ func (s *Server) run(ctx context.Context, j *job, out output) {
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	out.finish(u)
+	return nil
+}
+
+// echo returns the part a choice starts with under echo: the prompt's text and, with
+// logprobs, the prompt's scores from a prefill at the request's recurrence.
+func (s *Server) echo(prompt []int, j *job, opt generate.Options) (part, error) {
+	if !j.echo {
+		return part{}, nil
+	}
+	var p part
+	dec := s.cfg.Codec.NewDecoder()
+	for _, id := range prompt {
+		p.text += dec.Add(id)
+	}
+	p.text += dec.Flush()
+	if !opt.Logprobs {
+		return p, nil
+	}
+	lps, err := generate.PromptLogprobs(s.cfg.Model, prompt, opt)
+	if err != nil {
+		return p, err
+	}
+	for i, id := range prompt {
+		p.scored = append(p.scored, scored{id: id, lp: lps[i]})
+	}
+	return p, nil
 }
 
 // decode runs one choice through the generate engine, cutting the text at the first stop string.
 func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *choice, out output) error {
+	if opt.MaxNew == 0 {
+		return nil
+	}
 	g, err := generate.New(s.cfg.Model, prompt, opt)
 	if err != nil {
 		return err
 	}
 	dec := s.cfg.Codec.NewDecoder()
 	scan := &stopScanner{stops: stops}
-	stopIDs := generate.DefaultStopTokens(s.cfg.Model.Config)
 	for tok, err := range g.Tokens() {
 		if err != nil {
 			return err
 		}
 		c.toks = append(c.toks, tok)
+		s.metrics.token(tok.Steps, time.Now())
 		text, hit := scan.add(dec.Add(tok.ID))
-		if hit || slices.Contains(stopIDs, tok.ID) {
+		if hit || slices.Contains(opt.StopTokens, tok.ID) {
 			c.finish = "stop"
 		}
-		if err := emit(c, text, []generate.Token{tok}, out); err != nil || hit {
+		p := part{text: text, toks: []generate.Token{tok}}
+		if opt.Logprobs {
+			p.scored = scoredTokens(p.toks)
+		}
+		if err := s.emit(c, p, out); err != nil || hit {
 			return err
 		}
 	}
 	text, _ := scan.add(dec.Flush())
-	return emit(c, text+scan.flush(), nil, out)
+	return s.emit(c, part{text: text + scan.flush()}, out)
 }
 
-func emit(c *choice, text string, toks []generate.Token, out output) error {
-	if text == "" && len(toks) == 0 {
+// emit adds p to the choice and hands it to the output.
+func (s *Server) emit(c *choice, p part, out output) error {
+	if p.text == "" && len(p.toks) == 0 && len(p.scored) == 0 {
 		return nil
 	}
-	c.text.WriteString(text)
-	return out.piece(c, text, toks)
+	c.text.WriteString(p.text)
+	p.offset = c.offset
+	for _, t := range p.scored {
+		c.offset += utf8.RuneCountInString(s.cfg.Codec.Token(t.id))
+	}
+	c.scored = append(c.scored, p.scored...)
+	return out.piece(c, p)
 }
 
 // stopScanner holds back text that may be the start of a stop string and reports the first
@@ -231,23 +306,31 @@ func newLatent(toks []generate.Token) *latent {
 	return l
 }
 
-// choiceJSON is a choice of a response or chunk: text for completions, message or delta for chat.
-func choiceJSON(j *job, index int, text string, toks []generate.Token, finish *string, stream, first bool) map[string]any {
+// choiceJSON is a choice of a response or chunk: text for completions, message or delta for
+// chat.
+func (s *Server) choiceJSON(j *job, index int, p part, finish *string, stream, first bool) map[string]any {
 	m := map[string]any{"index": index, "finish_reason": finish, "logprobs": nil}
 	switch {
 	case !j.chat:
-		m["text"] = text
+		m["text"] = p.text
 	case stream:
-		delta := map[string]any{"content": text}
+		delta := map[string]any{"content": p.text}
 		if first {
 			delta["role"] = "assistant"
 		}
 		m["delta"] = delta
 	default:
-		m["message"] = map[string]any{"role": "assistant", "content": text}
+		m["message"] = map[string]any{"role": "assistant", "content": p.text}
+	}
+	switch {
+	case !j.opt.Logprobs || p.scored == nil && stream:
+	case j.chat:
+		m["logprobs"] = s.chatLogprobsJSON(p.scored)
+	default:
+		m["logprobs"] = s.completionLogprobsJSON(p.scored, p.offset)
 	}
 	if j.returnSteps {
-		m["latent"] = newLatent(toks)
+		m["latent"] = newLatent(p.toks)
 	}
 	return m
 }

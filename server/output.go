@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/latentlab/latent/generate"
 )
 
 // collected builds one JSON response from all choices.
 type collected struct {
+	srv     *Server
 	w       http.ResponseWriter
 	job     *job
 	head    head
 	choices []map[string]any
 }
 
-func (o *collected) piece(*choice, string, []generate.Token) error { return nil }
+func (o *collected) piece(*choice, part) error { return nil }
 
 func (o *collected) end(c *choice) error {
-	o.choices = append(o.choices, choiceJSON(o.job, c.index, c.text.String(), c.toks, &c.finish, false, false))
+	p := part{text: c.text.String(), toks: c.toks, scored: c.scored}
+	o.choices = append(o.choices, o.srv.choiceJSON(o.job, c.index, p, &c.finish, false, false))
 	return nil
 }
 
@@ -35,6 +35,7 @@ func (o *collected) fail(err error) { writeError(o.w, engineError(err)) }
 // sse streams chunks as server-sent events. A write that fails or stalls past the write
 // timeout cancels the request.
 type sse struct {
+	srv     *Server
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	job     *job
@@ -45,7 +46,7 @@ type sse struct {
 	broken  bool
 }
 
-func newSSE(w http.ResponseWriter, j *job, h head, cancel context.CancelFunc, timeout time.Duration) *sse {
+func (s *Server) newSSE(w http.ResponseWriter, j *job, h head, cancel context.CancelFunc) *sse {
 	h.Object += ".chunk"
 	if !j.chat {
 		h.Object = "text_completion"
@@ -54,7 +55,8 @@ func newSSE(w http.ResponseWriter, j *job, h head, cancel context.CancelFunc, ti
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	return &sse{w: w, rc: http.NewResponseController(w), job: j, head: h, cancel: cancel, timeout: timeout, started: map[int]bool{}}
+	return &sse{srv: s, w: w, rc: http.NewResponseController(w), job: j, head: h, cancel: cancel,
+		timeout: s.cfg.WriteTimeout, started: map[int]bool{}}
 }
 
 // send writes one event; after a failed write it cancels the request and sends nothing more.
@@ -85,16 +87,16 @@ func (o *sse) chunk(choices []map[string]any, u *usage) error {
 	return o.send(m)
 }
 
-func (o *sse) piece(c *choice, text string, toks []generate.Token) error {
+func (o *sse) piece(c *choice, p part) error {
 	first := !o.started[c.index]
 	o.started[c.index] = true
-	return o.chunk([]map[string]any{choiceJSON(o.job, c.index, text, toks, nil, true, first)}, nil)
+	return o.chunk([]map[string]any{o.srv.choiceJSON(o.job, c.index, p, nil, true, first)}, nil)
 }
 
 func (o *sse) end(c *choice) error {
 	first := !o.started[c.index]
 	o.started[c.index] = true
-	return o.chunk([]map[string]any{choiceJSON(o.job, c.index, "", nil, &c.finish, true, first)}, nil)
+	return o.chunk([]map[string]any{o.srv.choiceJSON(o.job, c.index, part{}, &c.finish, true, first)}, nil)
 }
 
 func (o *sse) finish(u usage) {

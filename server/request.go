@@ -29,9 +29,11 @@ type request struct {
 	Seed                *int64              `json:"seed"`
 	N                   *int                `json:"n"`
 	Stop                json.RawMessage     `json:"stop"`
+	StopTokenIDs        []int               `json:"stop_token_ids"`
 	Stream              bool                `json:"stream"`
 	StreamOptions       *streamOptions      `json:"stream_options"`
 	Logprobs            json.RawMessage     `json:"logprobs"`
+	TopLogprobs         *int                `json:"top_logprobs"`
 	Echo                bool                `json:"echo"`
 	ReturnSteps         bool                `json:"return_steps"`
 	thinking
@@ -66,6 +68,7 @@ type job struct {
 	stream      bool
 	usage       bool // stream_options.include_usage
 	returnSteps bool
+	echo        bool // completions: the prompt starts the text (and the logprobs)
 }
 
 // maxChoices bounds n.
@@ -76,9 +79,6 @@ func (s *Server) prepare(req *request, chat bool) (*job, *apiError) {
 	if req.Model != "" && req.Model != s.cfg.ModelName {
 		return nil, &apiError{Status: 404, Type: "invalid_request_error", Param: ptr("model"), Code: ptr("model_not_found"),
 			Message: fmt.Sprintf("model %q is not served here; this server serves %q", req.Model, s.cfg.ModelName)}
-	}
-	if len(req.Logprobs) > 0 && string(req.Logprobs) != "null" && string(req.Logprobs) != "false" || req.Echo {
-		return nil, badParam("logprobs", "logprobs and echo are not supported by this server yet")
 	}
 	j := &job{chat: chat, n: 1, stream: req.Stream, returnSteps: req.ReturnSteps,
 		usage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage}
@@ -96,6 +96,9 @@ func (s *Server) prepare(req *request, chat bool) (*job, *apiError) {
 		return nil, err
 	}
 	if j.opt, err = s.options(req, chat, j.prompts); err != nil {
+		return nil, err
+	}
+	if err = j.logprobOptions(req); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -228,7 +231,27 @@ func (s *Server) options(req *request, chat bool, prompts [][]int) (generate.Opt
 	if err = s.thinkingOptions(&req.thinking, &opt); err != nil {
 		return opt, err
 	}
+	if opt.StopTokens, err = s.stopTokens(req.StopTokenIDs); err != nil {
+		return opt, err
+	}
 	return opt, nil
+}
+
+// maxStopTokens bounds stop_token_ids.
+const maxStopTokens = 64
+
+// stopTokens adds stop_token_ids (vLLM's name) to the model's own stop tokens.
+func (s *Server) stopTokens(ids []int) ([]int, *apiError) {
+	stops := generate.DefaultStopTokens(s.cfg.Model.Config)
+	if len(ids) > maxStopTokens {
+		return nil, badParam("stop_token_ids", "stop_token_ids holds %d ids; at most %d are allowed", len(ids), maxStopTokens)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= s.cfg.Model.Config.PaddedVocabSize {
+			return nil, badParam("stop_token_ids", "token id %d at index %d is outside the vocabulary [0, %d)", id, i, s.cfg.Model.Config.PaddedVocabSize)
+		}
+	}
+	return append(stops, ids...), nil
 }
 
 // maxTokens is max_tokens (or max_completion_tokens) checked against the caps and the context;
@@ -250,8 +273,9 @@ func (s *Server) maxTokens(req *request, chat bool, prompts [][]int) (int, *apiE
 		return min(16, room, s.cfg.MaxTokens), nil
 	}
 	switch n := *given; {
+	case n == 0 && req.Echo && !chat: // score the prompt only
 	case n < 1:
-		return 0, badParam(param, "%s %d must be at least 1", param, n)
+		return 0, badParam(param, "%s %d must be at least 1 (0 only with echo)", param, n)
 	case n > s.cfg.MaxTokens:
 		return 0, badParam(param, "%s %d exceeds this server's limit of %d", param, n, s.cfg.MaxTokens)
 	case n > room:

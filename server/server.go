@@ -3,8 +3,10 @@
 // options named as in Hugging Face generate. The HTTP layer only parses, validates, queues and
 // streams: every request is decoded by the generate package's engine, the one `latent generate`
 // uses, so served tokens equal generate's for the same request. A bounded number of requests
-// decode at once (each on its own goroutine and KV cache); more wait in a bounded queue, and
-// beyond it the server answers 429.
+// decode at once, each on its own goroutine and KV cache, their recurrences batched together by
+// one generate.Batcher (continuous depth batching: rows of different requests at different
+// recurrence steps share each core pass); more wait in a bounded queue, and beyond it the
+// server answers 429.
 package server
 
 import (
@@ -17,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/latentlab/latent/generate"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tokenizer"
 )
@@ -27,7 +30,7 @@ type Config struct {
 	Codec          Codec
 	Chat           *tokenizer.ChatTemplate // nil: /v1/chat/completions answers 400
 	ModelName      string
-	MaxBatch       int           // requests decoding at once (default 4)
+	MaxBatch       int           // requests decoding at once, their recurrences batched (default 16)
 	MaxQueue       int           // requests waiting for a slot before 429 (default 64)
 	MaxTokens      int           // cap on max_tokens (default: the context)
 	MaxSteps       int           // cap on num_steps (default 256)
@@ -44,6 +47,8 @@ type Server struct {
 	slots   chan struct{}
 	waiting atomic.Int64
 	created int64
+	metrics *metrics
+	batcher *generate.Batcher
 }
 
 // New checks cfg, fills in defaults and builds the server.
@@ -54,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	block := cfg.Model.Config.BlockSize
 	cfg.MaxBatch = max(cfg.MaxBatch, 0)
 	if cfg.MaxBatch == 0 {
-		cfg.MaxBatch = 4
+		cfg.MaxBatch = 16
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 64
@@ -77,13 +82,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ModelName == "" {
 		cfg.ModelName = "latent"
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.MaxBatch), created: time.Now().Unix()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.MaxBatch), created: time.Now().Unix(),
+		metrics: newMetrics()}
+	s.batcher = generate.NewBatcher(generate.BatcherOptions{MaxRows: 4 * cfg.MaxBatch, OnBatch: func(rows, _ int) { s.metrics.batch(rows) }})
 	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.HandleFunc("GET /metrics", s.auth(s.metricsHandler))
 	s.mux.HandleFunc("GET /v1/models", s.auth(s.models))
 	s.mux.HandleFunc("POST /v1/completions", s.auth(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, false) }))
 	s.mux.HandleFunc("POST /v1/chat/completions", s.auth(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, true) }))
 	return s, nil
 }
+
+// Close stops the batcher; call it once the HTTP server has drained.
+func (s *Server) Close() { s.batcher.Close() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

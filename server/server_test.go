@@ -28,7 +28,7 @@ var testModel = sync.OnceValues(func() (*model.Model, error) {
 })
 
 // newTestServer serves the default model with cfg's limits.
-func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	m, err := testModel()
 	if err != nil {
@@ -41,7 +41,7 @@ func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
+	t.Cleanup(func() { hs.Close(); s.Close() })
 	return s, hs
 }
 
@@ -99,7 +99,7 @@ func TestParity(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
-	_, hs := newTestServer(t, Config{MaxBatch: 4})
+	s, hs := newTestServer(t, Config{MaxBatch: 4})
 	ids, _ := json.Marshal(prompt)
 	for _, concurrent := range []int{1, 4, 16} {
 		var wg sync.WaitGroup
@@ -118,6 +118,11 @@ func TestParity(t *testing.T) {
 				t.Errorf("%d concurrent: %v", concurrent, err)
 			}
 		}
+	}
+	s.metrics.mu.Lock()
+	defer s.metrics.mu.Unlock()
+	if rows := s.metrics.rows; rows.n == rows.counts[0] {
+		t.Errorf("none of %v batched passes held more than one row", rows.n)
 	}
 }
 
@@ -278,5 +283,39 @@ func TestStreamMatchesPlain(t *testing.T) {
 	}
 	if fmt.Sprint(last["usage"]) != fmt.Sprint(plain["usage"]) {
 		t.Errorf("usage chunk %v, plain usage %v", last["usage"], plain["usage"])
+	}
+}
+
+// TestStopTokenIDs checks that generation ends at the first of stop_token_ids with finish
+// reason "stop", the stop token included, and that ids outside the vocabulary are a 400.
+func TestStopTokenIDs(t *testing.T) {
+	_, hs := newTestServer(t, Config{})
+	ids, _ := json.Marshal(prompt)
+	base := fmt.Sprintf(`"prompt":%s,"max_tokens":8,"num_steps":8,"temperature":0,"return_steps":true`, ids)
+	var free struct {
+		Choices []struct{ Latent latent }
+	}
+	postDecode(t, hs.URL+"/v1/completions", "{"+base+"}", &free)
+	toks := free.Choices[0].Latent.Tokens
+	if len(toks) < 3 {
+		t.Fatalf("only %d tokens", len(toks))
+	}
+	stop := toks[2]
+	var doc struct {
+		Choices []struct {
+			Latent       latent
+			FinishReason string `json:"finish_reason"`
+		}
+	}
+	postDecode(t, hs.URL+"/v1/completions", fmt.Sprintf(`{%s,"stop_token_ids":[%d]}`, base, stop), &doc)
+	got := doc.Choices[0]
+	if want := toks[:slices.Index(toks, stop)+1]; !slices.Equal(got.Latent.Tokens, want) || got.FinishReason != "stop" {
+		t.Errorf("stop at %d: tokens %v finish %q, want %v stop", stop, got.Latent.Tokens, got.FinishReason, want)
+	}
+	for _, bad := range []string{`[99999]`, `[-1]`, `"x"`} {
+		status, doc := post(t, hs.URL+"/v1/completions", fmt.Sprintf(`{%s,"stop_token_ids":%s}`, base, bad))
+		if e, _ := doc["error"].(map[string]any); status != 400 || e["param"] != "stop_token_ids" {
+			t.Errorf("stop_token_ids %s: %d %v", bad, status, doc)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/dlclark/regexp2/v2"
 )
@@ -85,6 +86,7 @@ type split struct {
 	re       *regexp2.Regexp
 	behavior splitBehavior
 	invert   bool
+	digits   bool // the pattern splits plain digit runs one digit at a time (see ordinalDigits)
 }
 
 func newSplit(raw json.RawMessage, jsonPath string) (preTokenizer, error) {
@@ -116,13 +118,14 @@ func newSplit(raw json.RawMessage, jsonPath string) (preTokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s.pattern: %w", jsonPath, err)
 	}
-	return &split{re: re, behavior: behavior, invert: s.Invert}, nil
+	digits := s.Pattern.Regex != nil && strings.Contains(*s.Pattern.Regex, ordinalDigits)
+	return &split{re: re, behavior: behavior, invert: s.Invert, digits: digits}, nil
 }
 
 func (s *split) preTokenize(pieces []string) []string {
 	var out []string
 	for _, piece := range pieces {
-		spans := findMatches(s.re, piece)
+		spans := findMatches(s.re, piece, s.digits)
 		if s.invert {
 			for i := range spans {
 				spans[i].match = !spans[i].match
@@ -144,23 +147,48 @@ type span struct {
 	match      bool
 }
 
-// findMatches covers s with alternating gaps and matches of re, in byte offsets.
-func findMatches(re *regexp2.Regexp, s string) []span {
+// ordinalDigits is the alternation of Huginn-0125's split pattern that, left to the
+// backtracking engine, makes long digit runs quadratic: at each digit of a run that no ordinal
+// suffix follows, \p{N}+ scans to the end of the run, fails on the suffix, and \p{N}{1,1} then
+// takes the one digit. In that pattern no earlier alternative can start at a \p{N} character,
+// so every digit of such a run is a match of its own; findMatches emits those matches itself.
+const ordinalDigits = `\p{N}+(?:st|nd|rd|th)|\p{N}{1,1}`
+
+// findMatches covers s with alternating gaps and matches of re, in byte offsets. With digits
+// (re contains ordinalDigits) it takes each plain digit run one digit per match without
+// running the engine over it, which keeps the cost linear in the run's length.
+func findMatches(re *regexp2.Regexp, s string, digits bool) []span {
 	runes := []rune(s)
 	offsets := make([]int, len(runes)+1) // rune index → byte offset
 	for i, r := range runes {
 		offsets[i+1] = offsets[i] + len(string(r))
 	}
+	var plainEnd []int
+	if digits {
+		plainEnd = plainDigitRuns(runes)
+	}
 	var spans []span
 	prev := 0
-	m, err := re.FindRunesMatch(runes)
-	for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
-		start, end := offsets[m.RuneIndex], offsets[m.RuneIndex+m.RuneLength]
+	add := func(from, to int) {
+		start, end := offsets[from], offsets[to]
 		if start > prev {
 			spans = append(spans, span{prev, start, false})
 		}
 		spans = append(spans, span{start, end, true})
 		prev = end
+	}
+	m, err := re.FindRunesMatch(runes)
+	for m != nil && err == nil {
+		at := m.RuneIndex + m.RuneLength
+		add(m.RuneIndex, at)
+		if plainEnd == nil || m.RuneLength == 0 || at == len(runes) || plainEnd[at] == 0 {
+			m, err = re.FindNextMatch(m)
+			continue
+		}
+		for end := plainEnd[at]; at < end; at++ {
+			add(at, at+1)
+		}
+		m, err = re.FindRunesMatchStartingAt(runes, at)
 	}
 	// err can only report a timeout or a backtracking limit, and compileRegex sets neither: the
 	// text after a failure would be treated as a gap.
@@ -168,6 +196,41 @@ func findMatches(re *regexp2.Regexp, s string) []span {
 		spans = append(spans, span{prev, len(s), false})
 	}
 	return spans
+}
+
+// plainDigitRuns marks the runs of \p{N} characters that no ordinal suffix (st, nd, rd, th)
+// follows: for a rune index inside such a run (after its first digit) it holds the run's end,
+// elsewhere 0.
+func plainDigitRuns(runes []rune) []int {
+	out := make([]int, len(runes))
+	for i := 0; i < len(runes); {
+		if !unicode.IsNumber(runes[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(runes) && unicode.IsNumber(runes[j]) {
+			j++
+		}
+		if !ordinalSuffix(runes[j:]) {
+			for k := i + 1; k < j; k++ {
+				out[k] = j
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+func ordinalSuffix(r []rune) bool {
+	if len(r) < 2 {
+		return false
+	}
+	switch string(r[:2]) {
+	case "st", "nd", "rd", "th":
+		return true
+	}
+	return false
 }
 
 // applyBehavior turns delimiter marks into the final ranges; match=true now means "drop".
@@ -251,7 +314,7 @@ func (b *byteLevel) preTokenize(pieces []string) []string {
 			out = append(out, byteLevelEncode(piece))
 			continue
 		}
-		for _, sp := range findMatches(b.re, piece) {
+		for _, sp := range findMatches(b.re, piece, false) {
 			out = append(out, byteLevelEncode(piece[sp.start:sp.end]))
 		}
 	}

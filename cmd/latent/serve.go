@@ -40,7 +40,7 @@ token. Without --model it serves the embedded default model. SIGTERM drains, the
 	f := cmd.Flags()
 	f.StringVar(&dir, "model", "", "model folder (default: the embedded default model)")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	f.IntVar(&cfg.MaxBatch, "max-batch", 4, "requests decoding at once")
+	f.IntVar(&cfg.MaxBatch, "max-batch", 16, "requests decoding at once, their recurrences batched together")
 	f.IntVar(&cfg.MaxQueue, "max-queue", 64, "requests waiting before the server answers 429")
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 0, "cap on max_tokens (0: the context)")
 	f.IntVar(&cfg.MaxSteps, "max-steps", 256, "cap on num_steps")
@@ -62,6 +62,7 @@ func runServe(dir, addr string, cfg server.Config, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	return listen(addr, srv, log)
 }
 
