@@ -12,17 +12,32 @@ import (
 )
 
 func init() {
-	var asJSON bool
+	var (
+		asJSON bool
+		dir    string
+	)
 	cmd := &cobra.Command{
-		Use:   "info DIR",
+		Use:   "info (--model DIR | DIR)",
 		Short: "Show a model's config, parameter count, memory and tensor table",
 		Long: `Info prints a model folder's shape, parameter count and memory, checks every tensor against
 config.json (exiting with status 1 when the check fails) and lists the tensors.`,
-		Example: `  latent info ~/models/huginn-0125
-  latent info --json ~/models/huginn-0125 | jq .parameters`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return showInfo(cmd.OutOrStdout(), args[0], asJSON) },
+		Example: `  latent info --model ~/models/huginn-0125
+  latent info ~/models/huginn-0125
+  latent info --json --model ~/models/huginn-0125 | jq .parameters`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 1 && dir != "":
+				return fmt.Errorf("give the model folder once: --model %s or %s", dir, args[0])
+			case len(args) == 1:
+				dir = args[0]
+			case dir == "":
+				return fmt.Errorf("info needs the model folder: --model DIR")
+			}
+			return showInfo(cmd.OutOrStdout(), dir, asJSON)
+		},
 	}
+	cmd.Flags().StringVar(&dir, "model", "", "model folder (as on every command that takes a model; a bare DIR works too)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"model", "config", "parameters", "file_bytes", "engine_bytes", "files", "check", "tensors"}`)
 	rootCmd.AddCommand(cmd)
 }

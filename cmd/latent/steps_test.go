@@ -105,3 +105,22 @@ func TestDefaultMaxNewFitsTheContext(t *testing.T) {
 		t.Errorf("an explicit --max-new beyond the context: %v, want a refusal", err)
 	}
 }
+
+// Every command that takes a model takes it as --model DIR.
+func TestEveryModelCommandTakesModelFlag(t *testing.T) {
+	for _, name := range []string{"info", "forward", "generate", "chat", "run", "bench", "eval", "serve", "trace"} {
+		c, _, err := rootCmd.Find([]string{name})
+		if err != nil || c.Flags().Lookup("model") == nil {
+			t.Errorf("latent %s has no --model (%v)", name, err)
+		}
+	}
+	dir := fixtures.Path(t, "huginn-tiny")
+	byFlag, err1 := runCLI(t, "", "info", "--model", dir, "--json")
+	byArg, err2 := runCLI(t, "", "info", dir, "--json")
+	if err1 != nil || err2 != nil || byFlag != byArg {
+		t.Errorf("info --model DIR and info DIR differ: %v, %v", err1, err2)
+	}
+	if _, err := runCLI(t, "", "info"); err == nil || !strings.Contains(err.Error(), "--model") {
+		t.Errorf("info without a model: %v", err)
+	}
+}
