@@ -17,14 +17,14 @@ import (
 // backendFlags adds the flags that choose and reach a sandbox backend.
 func backendFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("backend", "local", "sandbox backend: local (bubblewrap) or docker (the engine named by DOCKER_HOST, else the local socket)")
+	f.String("sandbox", "local", "sandbox backend: local (bubblewrap) or docker (the engine named by DOCKER_HOST, else the local socket)")
 	f.String("sandbox-dir", "", "local backend: folder holding the sandboxes (default: the user cache folder's latent/sandboxes)")
 }
 
-// newProvider builds the backend named by --backend, failing with what is missing and where.
+// newProvider builds the backend named by --sandbox, failing with what is missing and where.
 func newProvider(cmd *cobra.Command) (sandbox.Provider, error) {
 	f := cmd.Flags()
-	name, _ := f.GetString("backend")
+	name, _ := f.GetString("sandbox")
 	switch name {
 	case "local":
 		dir, _ := f.GetString("sandbox-dir")

@@ -21,7 +21,7 @@ import (
 var reproduceCmd = &cobra.Command{
 	Use: "reproduce --submission DIR|TAR --out DIR",
 	Example: `  paperbench reproduce --submission runs/g/rice/1/submission --out /tmp/repro
-  paperbench reproduce --submission sub.tar --out /tmp/repro --backend docker --image pb-env --timeout 12h --json`,
+  paperbench reproduce --submission sub.tar --out /tmp/repro --sandbox docker --image pb-env --timeout 12h --json`,
 	Short: "Run a submission's reproduce.sh in a fresh sandbox and keep what it produced",
 	Long: `Reproduce copies the submission (a folder, or a tar / tar.gz extracted safely) into a fresh
 sandbox at /submission, writes reproduce.log.creation_time, runs bash reproduce.sh there under
@@ -145,7 +145,7 @@ func specFromFlags(cmd *cobra.Command) (sandbox.Spec, error) {
 	s.MaxProcs, _ = f.GetInt("max-procs")
 	s.GPUs, _ = f.GetInt("gpus")
 	s.RootFS, s.Image = mustString(cmd, "rootfs"), mustString(cmd, "image")
-	backend := mustString(cmd, "backend")
+	backend := mustString(cmd, "sandbox")
 	switch {
 	case s.CPUs < 0 || s.MaxProcs < 0 || s.GPUs < 0:
 		return s, errors.New("--cpus, --max-procs and --gpus must be 0 or more")
@@ -154,9 +154,9 @@ func specFromFlags(cmd *cobra.Command) (sandbox.Spec, error) {
 	case s.Image != "" && backend == "local":
 		return s, errors.New("--image is for the docker backend; the local backend takes --rootfs")
 	case s.GPUs > 0 && backend == "local":
-		return s, errors.New("--gpus: the local backend gives no GPUs; use --backend docker")
+		return s, errors.New("--gpus: the local backend gives no GPUs; use --sandbox docker")
 	case s.Image == "" && backend == "docker":
-		return s, errors.New("--backend docker needs --image NAME (a local image; none is pulled)")
+		return s, errors.New("--sandbox docker needs --image NAME (a local image; none is pulled)")
 	}
 	if s.RootFS != "" {
 		if s.RootFS, err = filepath.Abs(s.RootFS); err != nil {

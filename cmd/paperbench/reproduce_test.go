@@ -92,7 +92,7 @@ func TestReproduceHostile(t *testing.T) {
 			[]string{"network:none", "memory:cgroup", "pids:cgroup", "shm:tmpfs-size", "disk:loop-ext4"}, true},
 		{"docker", func(t *testing.T) []string {
 			dockertest.Provider(t)
-			return []string{"--backend", "docker", "--image", dockertest.Image, "--label", "test=" + t.Name()}
+			return []string{"--sandbox", "docker", "--image", dockertest.Image, "--label", "test=" + t.Name()}
 		}, []string{"network:none", "memory:cgroup", "pids:cgroup", "shm:size"}, false},
 	}
 	for _, b := range backends {
@@ -202,10 +202,10 @@ func TestReproduceBadFlags(t *testing.T) {
 		{[]string{"--env", "=x"}, `--env: label "=x"`},
 		{[]string{"--rootfs", "/does/not/exist"}, "--rootfs /does/not/exist: not a folder"},
 		{[]string{"--image", "ubuntu"}, "--image is for the docker backend"},
-		{[]string{"--backend", "docker"}, "--backend docker needs --image"},
-		{[]string{"--backend", "docker", "--rootfs", "/"}, "--rootfs is for the local backend"},
+		{[]string{"--sandbox", "docker"}, "--sandbox docker needs --image"},
+		{[]string{"--sandbox", "docker", "--rootfs", "/"}, "--rootfs is for the local backend"},
 		{[]string{"--gpus", "1"}, "--gpus"},
-		{[]string{"--backend", "vm"}, `unknown backend "vm"`},
+		{[]string{"--sandbox", "vm"}, `unknown backend "vm"`},
 		{[]string{"--max-file", "big"}, "--max-file"},
 	} {
 		out := filepath.Join(t.TempDir(), "out")
@@ -305,7 +305,7 @@ func TestDockerCommands(t *testing.T) {
 	p := dockertest.Provider(t)
 	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	writeFile(t, filepath.Join(sub, "reproduce.sh"), "true\n")
-	_, err := runCLI(t, "reproduce", "--submission", sub, "--out", out, "--backend", "docker", "--image", "latent-no-such-image:0")
+	_, err := runCLI(t, "reproduce", "--submission", sub, "--out", out, "--sandbox", "docker", "--image", "latent-no-such-image:0")
 	if err == nil || !strings.Contains(err.Error(), `image "latent-no-such-image:0" not found`) {
 		t.Errorf("missing image: %v", err)
 	}
@@ -322,7 +322,7 @@ func TestDockerCommands(t *testing.T) {
 		kept = s
 	}
 	defer kept.Close(context.Background())
-	got, err := runCLI(t, "sandbox", "cleanup", "--backend", "docker", "--label", "run="+run)
+	got, err := runCLI(t, "sandbox", "cleanup", "--sandbox", "docker", "--label", "run="+run)
 	if err != nil || got != "removed 2 docker sandboxes\n" {
 		t.Fatalf("%q, %v", got, err)
 	}

@@ -182,9 +182,9 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	limit, _ := f.GetDuration("time-limit")
 	s.TimeLimitS = limit.Seconds()
 	s.MaxSteps, _ = f.GetInt("max-steps")
-	s.Sandbox, _ = f.GetString("backend")
+	s.Sandbox, _ = f.GetString("sandbox")
 	if s.Sandbox != "local" && s.Sandbox != "docker" {
-		return s, fmt.Errorf("run: --backend %q: want local or docker", s.Sandbox)
+		return s, fmt.Errorf("run: --sandbox %q: want local or docker", s.Sandbox)
 	}
 	s.AgentNetwork, _ = f.GetString("agent-network")
 	if s.AgentNetwork != string(sandbox.NetworkNone) && s.AgentNetwork != string(sandbox.NetworkFull) {
