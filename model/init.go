@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"hash/fnv"
 	"io"
 	"math"
@@ -132,42 +133,16 @@ func writeConfig(cfg *Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
-// CopyFileAtomic copies the file src to dst with WriteFileAtomic.
+// CopyFileAtomic copies the file src to dst with atomicfile.WriteFile.
 func CopyFileAtomic(src, dst string) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(dst, data)
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same folder and a rename,
-// so a crash never leaves half a file under the final name.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(dst, data)
 }
 
 // randomTensors lists the checkpoint's tensors with streaming producers, sorted by name.

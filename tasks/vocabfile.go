@@ -3,11 +3,10 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
-
-	"github.com/latentlab/latent/model"
 )
 
 // VocabFile is the name of the file that marks a model folder as a task model: it names the task
@@ -25,7 +24,7 @@ func WriteVocab(dir string, t Task) error {
 	if err != nil {
 		return fmt.Errorf("tasks: vocab: %w", err)
 	}
-	return model.WriteFileAtomic(filepath.Join(dir, VocabFile), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, VocabFile), append(data, '\n'))
 }
 
 // ParseVocab reads a vocab.json document and returns its task, checking that the tokens are the

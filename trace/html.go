@@ -5,9 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"html/template"
-
-	"github.com/latentlab/latent/model"
 )
 
 // pageToken is what the HTML page knows of one token.
@@ -91,7 +90,7 @@ func WriteHTML(path string, rep *Report, s *States, pictures []Picture) error {
 	if err != nil {
 		return fmt.Errorf("trace: html: %w", err)
 	}
-	if err := model.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("trace: html: %w", err)
 	}
 	return nil

@@ -3,10 +3,10 @@ package trace
 import (
 	"bytes"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"image/color"
 	"math"
 
-	"github.com/latentlab/latent/model"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
@@ -170,7 +170,7 @@ func saveBoth(prefix string, w, h vg.Length, render func(draw.Canvas)) error {
 		if _, err := c.WriteTo(&buf); err != nil {
 			return fmt.Errorf("trace: plot %s.%s: %w", prefix, format, err)
 		}
-		if err := model.WriteFileAtomic(prefix+"."+format, buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(prefix+"."+format, buf.Bytes()); err != nil {
 			return fmt.Errorf("trace: plot: %w", err)
 		}
 	}

@@ -3,10 +3,9 @@ package trace
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"math"
 	"sort"
-
-	"github.com/latentlab/latent/model"
 )
 
 // Token is one token's trajectory summary in trace.json.
@@ -90,7 +89,7 @@ func (r *Report) WriteJSON(path string) error {
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	if err := model.WriteFileAtomic(path, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
 	return nil

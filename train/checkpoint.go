@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,7 +36,7 @@ func SaveModel(m *Model, dir string) error {
 	if err != nil {
 		return fmt.Errorf("train: config: %w", err)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n')); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	var tensors []safetensors.WriteTensor
@@ -147,7 +148,7 @@ func (t *Trainer) writeCheckpoint(dir, tokenizer string) error {
 	if err != nil {
 		return fmt.Errorf("train: state: %w", err)
 	}
-	return model.WriteFileAtomic(filepath.Join(dir, stateFile), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, stateFile), append(data, '\n'))
 }
 
 func (t *Trainer) state() (*trainerState, error) {

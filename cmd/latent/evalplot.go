@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"image/color"
 	"math"
 	"strconv"
 
 	"github.com/latentlab/latent/internal/palette"
-	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/tasks"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -199,7 +199,7 @@ func savePlot(p *plot.Plot, leg *plot.Legend, path, format string) error {
 	if _, err := canvas.WriteTo(&buf); err != nil {
 		return fmt.Errorf("eval: plot %s: %w", path, err)
 	}
-	if err := model.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("eval: plot: %w", err)
 	}
 	return nil

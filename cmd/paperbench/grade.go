@@ -18,6 +18,7 @@ import (
 	"github.com/latentlab/latent/paperbench/dataset"
 	"github.com/latentlab/latent/paperbench/judge"
 	"github.com/latentlab/latent/paperbench/llm"
+	"github.com/latentlab/latent/paperbench/reproduce"
 	"github.com/latentlab/latent/paperbench/rubric"
 	"github.com/latentlab/latent/paperbench/submission"
 )
@@ -48,7 +49,7 @@ func init() {
 	f := gradeCmd.Flags()
 	f.String("paper", "", "paper folder (paper.md, addendum.md, judge.addendum.md, rubric.json)")
 	f.String("rubric", "", "rubric or graded tree to grade instead of the paper's rubric.json")
-	f.String("submission", "", "submission folder (required)")
+	f.String("submission", "", "submission folder or tar / tar.gz, or the --out folder of paperbench reproduce (required)")
 	f.String("out", "", "graded tree to write (required)")
 	f.Bool("resources-provided", false, "give Dataset and Model Acquisition leaves weight 0")
 	judgeFlags(f)
@@ -89,16 +90,16 @@ func runGrade(cmd *cobra.Command, _ []string) error {
 	}
 	f := cmd.Flags()
 	out, _ := f.GetString("out")
-	subDir, _ := f.GetString("submission")
+	subPath, _ := f.GetString("submission")
 	root, err := gradeRubric(cmd)
 	if err != nil {
 		return err
 	}
-	sub, err := submission.Open(subDir)
+	sub, cleanup, err := openGradedSubmission(subPath)
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
+	defer cleanup()
 	grader, prices, err := makeGrader(cmd, sub)
 	if err != nil {
 		return err
@@ -190,6 +191,32 @@ func gradeJudgeSettings(cmd *cobra.Command) judgeSettings {
 	s.Seed, _ = f.GetUint64("seed")
 	s.CodeOnly, _ = f.GetBool("code-only")
 	return s
+}
+
+// openGradedSubmission opens what --submission names: a submission folder, a tar / tar.gz of
+// one (extracted through the safe extractor into a temporary folder that cleanup removes), or
+// the OUT folder of `paperbench reproduce`, whose executed submission (with reproduce.log and
+// reproduce.log.creation_time at its root) is what gets graded.
+func openGradedSubmission(path string) (*submission.Dir, func(), error) {
+	scratch, err := os.MkdirTemp("", "paperbench-grade-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("grade: %w", err)
+	}
+	removeScratch := func() { os.RemoveAll(scratch) }
+	dir, _, err := submission.Unpack(path, filepath.Join(scratch, "submission"))
+	if err != nil {
+		removeScratch()
+		return nil, nil, fmt.Errorf("grade: --submission: %w", err)
+	}
+	if exe, ok := reproduce.ExecutedSubmission(dir); ok {
+		dir = exe
+	}
+	sub, err := submission.Open(dir)
+	if err != nil {
+		removeScratch()
+		return nil, nil, err
+	}
+	return sub, func() { sub.Close(); removeScratch() }, nil
 }
 
 // makeGrader builds the judge named by --judge and the prices of its models.

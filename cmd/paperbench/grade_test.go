@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -101,6 +103,71 @@ func TestGradeDummyRandomAndErrors(t *testing.T) {
 		all := append([]string{"grade", "--rubric", rubricFile, "--submission", sub, "--out", out + "3"}, strings.Fields(args)...)
 		if _, err := runCLI(t, all...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", args, err, want)
+		}
+	}
+}
+
+// TestGradeExecutedSubmission reproduces a submission in a real sandbox and grades what it
+// left, given as the reproduce --out folder and as a tar.gz of the executed submission: the
+// judge must see reproduce.sh and the reproduce.log the run wrote at the submission's root, and
+// the files the run created.
+func TestGradeExecutedSubmission(t *testing.T) {
+	sub := t.TempDir()
+	os.WriteFile(filepath.Join(sub, "reproduce.sh"), []byte("echo SCRIPT-MARK >/dev/null\necho ran-fine-7\necho RESULT-42 > result.txt\n"), 0o644)
+	reproduced := filepath.Join(t.TempDir(), "repro")
+	if out, err := runCLI(t, "reproduce", "--submission", sub, "--out", reproduced, "--sandbox-dir", t.TempDir(), "--timeout", "1m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	exe := filepath.Join(reproduced, "submission_executed")
+	for _, name := range []string{"reproduce.log", "reproduce.log.creation_time", "result.txt"} {
+		if _, err := os.Stat(filepath.Join(exe, name)); err != nil {
+			t.Fatalf("the executed submission lacks %s: %v", name, err)
+		}
+	}
+	tgz := filepath.Join(t.TempDir(), "executed.tgz")
+	if out, err := exec.Command("tar", "czf", tgz, "-C", reproduced, "submission_executed").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	paper := t.TempDir()
+	files := map[string]string{"config.yaml": "id: exe\ntitle: Exe\n", "blacklist.txt": "none\n",
+		"paper.md": "# Exe\n\nThe run prints ran-fine and writes result.txt.\n",
+		"rubric.json": `{"id": "root", "requirements": "The run", "weight": 1, "sub_tasks": [
+			{"id": "a", "requirements": "reproduce.sh prints ran-fine", "weight": 1, "sub_tasks": [], "task_category": "Code Execution"},
+			{"id": "b", "requirements": "result.txt holds RESULT-42", "weight": 1, "sub_tasks": [], "task_category": "Result Analysis"}]}`}
+	for name, content := range files {
+		os.WriteFile(filepath.Join(paper, name), []byte(content), 0o644)
+	}
+	for _, given := range []string{reproduced, tgz} {
+		var bodies []string
+		var mu sync.Mutex
+		server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(body))
+			mu.Unlock()
+			content := "# Expectations\nx\n# Reality\ny\n# Score\n1"
+			switch {
+			case strings.Contains(string(body), "You help grade"):
+				content = "result.txt"
+			case strings.Contains(string(body), "You convert a grader"):
+				content = `{"valid_score": true, "score": 1, "explanation": "met"}`
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "model": "o3-mini",
+				"choices": []map[string]any{{"index": 0, "message": map[string]any{"role": "assistant", "content": content}}},
+				"usage":   map[string]any{"prompt_tokens": 10, "completion_tokens": 5}})
+		}))
+		out := filepath.Join(t.TempDir(), "graded.json")
+		if text, err := runCLI(t, "grade", "--paper", paper, "--submission", given, "--out", out, "--base-url", server.URL+"/v1",
+			"--api-key", "k", "--model", "o3-mini", "--max-retries", "0"); err != nil {
+			t.Fatalf("grade --submission %s: %v\n%s", given, err, text)
+		}
+		server.Close()
+		all := strings.Join(bodies, "\n")
+		for _, want := range []string{"SCRIPT-MARK", "ran-fine-7", "RESULT-42"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("grade --submission %s: the judge never saw %q (reproduce.sh, reproduce.log, result.txt)", given, want)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"io"
 	"os"
 	"os/signal"
@@ -18,7 +19,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/paperbench/agent"
 	"github.com/latentlab/latent/paperbench/archive"
 	"github.com/latentlab/latent/paperbench/dataset"
@@ -308,7 +308,7 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return model.WriteFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // job is one paper × seed.

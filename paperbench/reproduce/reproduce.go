@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latentlab/latent/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/latentlab/latent/paperbench/archive"
 	"github.com/latentlab/latent/paperbench/sandbox"
+	"github.com/latentlab/latent/paperbench/submission"
 )
 
 // Options configure a reproduction.
@@ -66,6 +68,12 @@ type File struct {
 	Head   string `json:"head,omitempty"` // first bytes of a file left out for its size
 	Kept   bool   `json:"kept"`
 }
+
+// The files Run writes into OUT.
+const (
+	ExecutedDir = "submission_executed" // the submission as reproduction left it
+	RecordFile  = "reproduction.json"   // the Record
+)
 
 // Record is OUT/reproduction.json.
 type Record struct {
@@ -115,34 +123,31 @@ func Run(ctx context.Context, opt Options) (*Record, error) {
 }
 
 // openSubmission returns a folder holding reproduce.sh at its root: the folder itself, or a tar
-// safely extracted into scratch (a single top folder holding reproduce.sh is accepted).
+// safely extracted into scratch (submission.Unpack).
 func openSubmission(src, scratch string) (string, func(), error) {
-	none := func() {}
-	fi, err := os.Stat(src)
+	dir, cleanup, err := submission.Unpack(src, scratch)
 	if err != nil {
-		return "", none, fmt.Errorf("reproduce: submission %s: %w", src, err)
-	}
-	dir := src
-	if !fi.IsDir() {
-		f, err := os.Open(src)
-		if err != nil {
-			return "", none, fmt.Errorf("reproduce: submission %s: %w", src, err)
-		}
-		defer f.Close()
-		os.RemoveAll(scratch)
-		none = func() { os.RemoveAll(scratch) }
-		if err := archive.Extract(f, scratch, archive.Limits{}); err != nil {
-			return "", none, fmt.Errorf("reproduce: submission %s is neither a folder nor a readable tar: %w", src, err)
-		}
-		dir = scratch
-		if es, _ := os.ReadDir(scratch); len(es) == 1 && es[0].IsDir() && isScript(filepath.Join(scratch, es[0].Name(), "reproduce.sh")) {
-			dir = filepath.Join(scratch, es[0].Name())
-		}
+		return "", cleanup, fmt.Errorf("reproduce: %w", err)
 	}
 	if !isScript(filepath.Join(dir, "reproduce.sh")) {
-		return "", none, fmt.Errorf("reproduce: submission %s has no reproduce.sh at its root", src)
+		return "", cleanup, fmt.Errorf("reproduce: submission %s has no reproduce.sh at its root", src)
 	}
-	return dir, none, nil
+	return dir, cleanup, nil
+}
+
+// ExecutedSubmission returns the executed submission inside a folder that Run wrote (OUT of
+// `paperbench reproduce --out OUT`: OUT/submission_executed, next to reproduction.json), and
+// whether dir is such a folder.
+func ExecutedSubmission(dir string) (string, bool) {
+	exe := filepath.Join(dir, ExecutedDir)
+	fi, err := os.Stat(exe)
+	if err != nil || !fi.IsDir() {
+		return "", false
+	}
+	if _, err := os.Stat(filepath.Join(dir, RecordFile)); err != nil {
+		return "", false
+	}
+	return exe, true
 }
 
 func isScript(p string) bool {
@@ -193,7 +198,7 @@ func attempt(ctx context.Context, opt Options, sub string, n int) (Attempt, erro
 		return a, fmt.Errorf("reproduce: copying submission out: %w", err)
 	}
 	defer rc.Close()
-	if err := archive.Extract(rc, filepath.Join(dir, "submission_executed"), archive.Limits{}); err != nil {
+	if err := archive.Extract(rc, filepath.Join(dir, ExecutedDir), archive.Limits{}); err != nil {
 		return a, fmt.Errorf("reproduce: executed submission of attempt %d: %w", n, err)
 	}
 	return a, nil
@@ -215,9 +220,9 @@ func putDir(ctx context.Context, sb sandbox.Sandbox, dir string) error {
 // files over the size cap and writes reproduction.json atomically.
 func keep(opt Options, rec *Record, before map[string]string) error {
 	dir := attemptDir(opt.Out, rec.Kept)
-	exe := filepath.Join(opt.Out, "submission_executed")
+	exe := filepath.Join(opt.Out, ExecutedDir)
 	os.RemoveAll(exe)
-	if err := os.Rename(filepath.Join(dir, "submission_executed"), exe); err != nil {
+	if err := os.Rename(filepath.Join(dir, ExecutedDir), exe); err != nil {
 		return fmt.Errorf("reproduce: %w", err)
 	}
 	if err := os.Rename(filepath.Join(dir, "reproduce.log"), filepath.Join(opt.Out, "reproduce.log")); err != nil {
@@ -232,11 +237,10 @@ func keep(opt Options, rec *Record, before map[string]string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(opt.Out, "reproduction.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(opt.Out, RecordFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("reproduce: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(opt.Out, "reproduction.json"))
+	return nil
 }
 
 func manifest(exe string, before map[string]string, maxFile int64) ([]File, error) {
