@@ -11,7 +11,7 @@ import (
 
 var rootCmd = &cobra.Command{
 	Use:           "paperbench",
-	Short:         "Validate rubrics, grade submissions and report PaperBench results",
+	Short:         "Run the PaperBench benchmark: agents in sandboxes, reproduction, grading, results and reports",
 	Version:       version.String(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
