@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/latentlab/latent/paperbench/sandbox"
 	"github.com/latentlab/latent/paperbench/sandbox/docker/dockertest"
 	"github.com/latentlab/latent/paperbench/sandbox/local"
+	"github.com/latentlab/latent/paperbench/sandbox/sandboxtest"
 )
 
 func writeFile(t *testing.T, path, body string) {
@@ -25,27 +24,6 @@ func writeFile(t *testing.T, path, body string) {
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// listen accepts on a host 127.0.0.1 port and counts the connections.
-func listen(t *testing.T) (int, *atomic.Int32) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var n atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port, &n
 }
 
 // hostProcess reports whether a host process's command line contains s.
@@ -128,7 +106,7 @@ func TestReproduceHostile(t *testing.T) {
 // must contain; it returns the record and the log.
 func runHostile(t *testing.T, backendArgs []string) (reproduce.Record, string) {
 	repo, _ := filepath.Abs("../..")
-	port, accepted := listen(t)
+	port, accepted := sandboxtest.HostListener(t)
 	marker := time.Now().UnixNano() % 1000000
 	sub, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	writeFile(t, filepath.Join(sub, "reproduce.sh"), fmt.Sprintf(hostile, repo, port, marker))

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latentlab/latent/paperbench/sandbox"
 	"github.com/latentlab/latent/paperbench/sandbox/local"
+	"github.com/latentlab/latent/paperbench/sandbox/sandboxtest"
 )
 
 func provider(t *testing.T) sandbox.Provider {
@@ -49,22 +48,7 @@ func readRecord(t *testing.T, out string) Record {
 func TestHostile(t *testing.T) {
 	secretDir := t.TempDir()
 	write(t, secretDir, "secret", "TOPSECRET")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
+	port, accepted := sandboxtest.HostListener(t)
 	marker := fmt.Sprint(time.Now().UnixNano() % 100000)
 	sub := t.TempDir()
 	write(t, sub, "keep.txt", "same")
@@ -79,7 +63,7 @@ head -c 3000 /dev/zero > big.bin
 echo made > made.txt
 (setsid sleep 9%s &)
 sleep 60
-`, secretDir, secretDir, ln.Addr().(*net.TCPAddr).Port, marker))
+`, secretDir, secretDir, port, marker))
 	out := t.TempDir()
 	rec, err := Run(context.Background(), Options{Submission: sub, Out: out, Provider: provider(t), Timeout: 3 * time.Second, Retries: 1, MaxFile: 2000})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,23 +287,32 @@ func (o onlyByte) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testNoNetwork(t *testing.T, s sandbox.Sandbox) {
+// HostListener listens on a host 127.0.0.1 port for the rest of the test, answers every
+// connection with "REACHED\n" and counts them: what sandboxed code must not reach.
+func HostListener(t testing.TB) (port int, accepted *atomic.Int32) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
+	accepted = new(atomic.Int32)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			c.Write([]byte("REACHED\n"))
 			c.Close()
 		}
 	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, accepted
+}
+
+func testNoNetwork(t *testing.T, s sandbox.Sandbox) {
+	port, _ := HostListener(t)
 	r := run(t, s, sandbox.ExecRequest{Shell: fmt.Sprintf("timeout 5 bash -c 'cat < /dev/tcp/127.0.0.1/%d'", port)})
 	if r.ExitCode == 0 || strings.Contains(string(r.Output), "REACHED") {
 		t.Fatalf("host listener reachable: exit %d %q", r.ExitCode, r.Output)
