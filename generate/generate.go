@@ -359,12 +359,9 @@ func (g *Generator) advance() error {
 			g.done = true
 			break
 		}
-		// The reference's speculative rounds run to their end past the limit (ReferenceQuirks).
-		if g.generated() >= g.opt.MaxNew && !g.opt.ReferenceQuirks {
-			g.done = true
-			break
-		}
 	}
+	// A round never drafts past MaxNew, except the reference's (ReferenceQuirks), whose rounds
+	// run to their end past the limit.
 	g.done = g.done || g.generated() >= g.opt.MaxNew
 	return nil
 }

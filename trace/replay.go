@@ -47,7 +47,7 @@ func Replay(m *model.Model, prompt []int, newTokens int, opt generate.Options, r
 	if err := scratch.Truncate(StatesBytes(T, positions, h)); err != nil {
 		return nil, fmt.Errorf("trace: replay: %w", err)
 	}
-	rec := &replayRecorder{m: m, raw: raw, f: scratch, steps: T, tokens: positions, dim: h,
+	rec := &replayRecorder{m: m, raw: raw, f: scratch, steps: T, tokens: positions, dim: h, last: map[int][]float32{},
 		out: &Replayed{RanSteps: make([]int, positions), Recorded: Recorded{StepSize: make([][]float64, positions),
 			Readouts: make([][]Readout, positions)}}}
 	opt.MaxNew = newTokens + 1
@@ -103,9 +103,6 @@ func (r *replayRecorder) observe(pos, S, step int, state []float32) {
 	x := state[:S*r.dim]
 	if !r.raw {
 		x = r.m.Latents(state, S)[:S*r.dim]
-	}
-	if r.last == nil {
-		r.last = map[int][]float32{}
 	}
 	for i := range S {
 		row := x[i*r.dim : (i+1)*r.dim]
