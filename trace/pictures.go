@@ -49,8 +49,6 @@ func TextPicture(tokens []Token, steps int, threshold float64, prefix string) er
 	cm.SetMax(math.Log2(float64(max(steps, 2))))
 	font := plot.DefaultTextHandler
 	return saveBoth(prefix, width, height, func(dc draw.Canvas) {
-		dc.SetColor(color.White)
-		dc.Fill(dc.Rectangle.Path())
 		sty := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: font}
 		sty.Font.Size = vg.Points(9)
 		title := sty

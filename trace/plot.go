@@ -1,9 +1,9 @@
 package trace
 
 import (
-	"bytes"
 	"fmt"
-	"github.com/latentlab/latent/internal/atomicfile"
+	"github.com/latentlab/latent/internal/figure"
+	"gonum.org/v1/plot/vg/vgimg"
 	"image/color"
 	"math"
 
@@ -158,21 +158,10 @@ func panel(coords [][]float64, pair int, lim float64, cm palette.ColorMap, title
 	return p
 }
 
-// saveBoth renders draw into prefix.png and prefix.svg, each written atomically.
+// saveBoth renders a figure into prefix.png and prefix.svg.
 func saveBoth(prefix string, w, h vg.Length, render func(draw.Canvas)) error {
-	for _, format := range []string{"png", "svg"} {
-		c, err := draw.NewFormattedCanvas(w, h, format)
-		if err != nil {
-			return fmt.Errorf("trace: plot: %w", err)
-		}
-		render(draw.New(c))
-		var buf bytes.Buffer
-		if _, err := c.WriteTo(&buf); err != nil {
-			return fmt.Errorf("trace: plot %s.%s: %w", prefix, format, err)
-		}
-		if err := atomicfile.WriteFile(prefix+"."+format, buf.Bytes()); err != nil {
-			return fmt.Errorf("trace: plot: %w", err)
-		}
+	if err := figure.Save(prefix, w, h, vgimg.DefaultDPI, render); err != nil {
+		return fmt.Errorf("trace: plot: %w", err)
 	}
 	return nil
 }

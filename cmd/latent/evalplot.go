@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"github.com/latentlab/latent/internal/atomicfile"
 	"image/color"
 	"math"
 	"strconv"
 
+	"github.com/latentlab/latent/internal/figure"
 	"github.com/latentlab/latent/internal/palette"
 	"github.com/latentlab/latent/tasks"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // The eval figure: 8 × 5 inches, the PNG at 192 dpi (1536 × 960 px), the legend in a column of
@@ -101,10 +98,12 @@ func plotAccuracy(tab *tasks.Table, adaptive *tasks.AdaptiveReport, task tasks.T
 		}
 	}
 	p.BackgroundColor = color.White
-	for _, format := range []string{"png", "svg"} {
-		if err := savePlot(p, &leg, prefix+"."+format, format); err != nil {
-			return err
-		}
+	err := figure.Save(prefix, plotWidth, plotHeight, plotDPI, func(dc draw.Canvas) {
+		p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+		leg.Draw(draw.Crop(dc, plotWidth-legendWidth+vg.Points(6), 0, 0, -vg.Inch/2))
+	})
+	if err != nil {
+		return fmt.Errorf("eval: plot: %w", err)
 	}
 	return nil
 }
@@ -175,32 +174,4 @@ func (starGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 	}
 	path.Close()
 	c.Fill(path)
-}
-
-// savePlot renders the axes and, to their right, the legend, and writes the figure atomically.
-func savePlot(p *plot.Plot, leg *plot.Legend, path, format string) error {
-	var (
-		canvas vg.CanvasWriterTo
-		buf    bytes.Buffer
-	)
-	switch format {
-	case "png":
-		canvas = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))}
-	case "svg":
-		canvas = vgsvg.New(plotWidth, plotHeight)
-	default:
-		return fmt.Errorf("eval: plot %s: unknown format %q", path, format)
-	}
-	dc := draw.New(canvas)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
-	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
-	leg.Draw(draw.Crop(dc, plotWidth-legendWidth+vg.Points(6), 0, 0, -vg.Inch/2))
-	if _, err := canvas.WriteTo(&buf); err != nil {
-		return fmt.Errorf("eval: plot %s: %w", path, err)
-	}
-	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("eval: plot: %w", err)
-	}
-	return nil
 }

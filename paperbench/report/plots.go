@@ -1,9 +1,9 @@
 package report
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	fig "github.com/latentlab/latent/internal/figure"
 	"image/color"
 	"math"
 
@@ -12,8 +12,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // Figures are 8 inches wide, PNGs at 144 dpi; colours from the Okabe–Ito palette.
@@ -38,20 +36,11 @@ type figure struct {
 // render draws p as PNG and SVG.
 func render(name string, p *plot.Plot, height vg.Length) (figure, error) {
 	f := figure{Name: name, Title: p.Title.Text}
-	p.BackgroundColor = color.White
-	c := vgimg.NewWith(vgimg.UseWH(figWidth, height), vgimg.UseDPI(pngDPI))
-	p.Draw(draw.New(c))
-	var png bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&png); err != nil {
-		return f, fmt.Errorf("report: %s.png: %w", name, err)
+	png, svg, err := fig.Render(figWidth, height, pngDPI, func(c draw.Canvas) { p.Draw(c) })
+	if err != nil {
+		return f, fmt.Errorf("report: %s: %w", name, err)
 	}
-	s := vgsvg.New(figWidth, height)
-	p.Draw(draw.New(s))
-	var svg bytes.Buffer
-	if _, err := s.WriteTo(&svg); err != nil {
-		return f, fmt.Errorf("report: %s.svg: %w", name, err)
-	}
-	f.PNG, f.SVG = png.Bytes(), svg.Bytes()
+	f.PNG, f.SVG = png, svg
 	return f, nil
 }
 
