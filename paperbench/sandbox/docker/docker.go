@@ -246,7 +246,7 @@ func (s *box) GetTar(ctx context.Context, path string) (io.ReadCloser, error) {
 		res.Content.Close()
 		return nil, fmt.Errorf("sandbox docker: %q is not a folder in the sandbox", path)
 	}
-	return stripTop(res.Content), nil
+	return sandbox.StripTop(res.Content), nil
 }
 
 // Close implements sandbox.Sandbox: it force-removes the container; safe to call twice.

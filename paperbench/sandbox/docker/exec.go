@@ -1,12 +1,10 @@
 package docker
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -15,31 +13,9 @@ import (
 	"github.com/latentlab/latent/paperbench/sandbox"
 )
 
-// killTagged is bash that SIGKILLs every process whose environment holds LATENT_EXEC=$1,
-// sparing pid $2, in rounds until a round finds none (a forking tree is caught by a later
-// round). It uses builtins only, so the killer itself forks nothing.
-const killTagged = `kill_tagged() {
-	local round d p e found
-	for ((round = 0; round < 200; round++)); do
-		found=0
-		for d in /proc/[0-9]*; do
-			p=${d#/proc/}
-			[ "$p" = "$2" ] && continue
-			while IFS= read -r -d '' e; do
-				if [ "$e" = "LATENT_EXEC=$1" ]; then kill -9 "$p" 2>/dev/null && found=1; break; fi
-			done 2>/dev/null < "$d/environ"
-		done
-		[ $found = 0 ] && return
-	done
-}
-`
-
-// wrapper runs the command ("$@" after the tag) and, when it exits, kills what it left.
-const wrapper = killTagged + `tag=$1; shift
-"$@"
-rc=$?
-kill_tagged "$tag" $$
-exit $rc`
+// wrapper runs the command ("$@" after the tag) and, when it exits, kills what it left; the
+// engine sets LATENT_EXEC in the exec's environment.
+var wrapper = sandbox.TagWrapper("tag=$1; shift")
 
 // killWait bounds the killer exec and the wait for the output to close after it.
 const killWait = 30 * time.Second
@@ -49,7 +25,7 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if err := s.usable(); err != nil {
 		return sandbox.ExecResult{}, err
 	}
-	argv, err := command(req)
+	argv, err := req.Command()
 	if err != nil {
 		return sandbox.ExecResult{}, err
 	}
@@ -81,17 +57,6 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 		res.ExitCode, err = -1, nil // the container was killed under it
 	}
 	return res, err
-}
-
-func command(req sandbox.ExecRequest) ([]string, error) {
-	switch {
-	case req.Shell != "" && len(req.Argv) == 0:
-		return []string{"bash", "-c", req.Shell}, nil
-	case req.Shell == "" && len(req.Argv) > 0:
-		return req.Argv, nil
-	default:
-		return nil, errors.New("sandbox docker: exactly one of Argv and Shell must be set")
-	}
 }
 
 // stream feeds stdin, copies the output until the exec's stream closes, and on a timeout or a
@@ -169,7 +134,7 @@ func (s *box) killAndDrain(tag string, att *client.HijackedResponse, done <-chan
 
 func (s *box) kill(ctx context.Context, tag string) error {
 	cr, err := s.p.c.ExecCreate(ctx, s.id, client.ExecCreateOptions{
-		Cmd: []string{"bash", "-c", killTagged + `kill_tagged "$1" $$`, "latent-kill", tag},
+		Cmd: sandbox.KillCommand(tag),
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox docker: kill: %w", err)
@@ -200,53 +165,4 @@ func (s *box) exitCode(execID string) (int, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// stripTop rewrites a tar whose entries all sit under one top folder ("submission/...") so
-// that they are relative to it, dropping the top folder's own entry. It streams.
-func stripTop(src io.ReadCloser) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		defer src.Close()
-		tr, tw := tar.NewReader(src), tar.NewWriter(pw)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				pw.CloseWithError(tw.Close())
-				return
-			}
-			if err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-			_, rest, _ := strings.Cut(h.Name, "/")
-			if strings.Trim(rest, "/") == "" {
-				continue
-			}
-			h.Name = rest
-			if h.Typeflag == tar.TypeLink {
-				_, h.Linkname, _ = strings.Cut(h.Linkname, "/")
-			}
-			if err := tw.WriteHeader(h); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-			if _, err := io.Copy(tw, tr); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-	}()
-	return &readCloser{pr, src}
-}
-
-// readCloser closes both the pipe and the engine's stream, so an early Close stops the copy.
-type readCloser struct {
-	*io.PipeReader
-	src io.Closer
-}
-
-func (r *readCloser) Close() error {
-	r.src.Close()
-	return r.PipeReader.Close()
 }
