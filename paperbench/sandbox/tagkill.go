@@ -10,19 +10,23 @@ import "errors"
 
 // killTagged is bash that SIGKILLs every process whose environment holds LATENT_EXEC=$1,
 // sparing pid $2, in rounds until a round finds none (a forking tree is caught by a later
-// round). It uses builtins only, so the killer itself forks nothing.
+// round). Each round kills in ascending pid order, so a parent mostly dies before its
+// children and does not live to print "Killed" for them into the output. It uses builtins
+// only, so the killer itself forks nothing.
 const killTagged = `kill_tagged() {
-	local round d p e found
+	local round d p e
+	local -a found
 	for ((round = 0; round < 200; round++)); do
-		found=0
+		found=()
 		for d in /proc/[0-9]*; do
 			p=${d#/proc/}
 			[ "$p" = "$2" ] && continue
 			while IFS= read -r -d '' e; do
-				if [ "$e" = "LATENT_EXEC=$1" ]; then kill -9 "$p" 2>/dev/null && found=1; break; fi
+				if [ "$e" = "LATENT_EXEC=$1" ]; then found[p]=1; break; fi
 			done 2>/dev/null < "$d/environ"
 		done
-		[ $found = 0 ] && return
+		[ ${#found[@]} = 0 ] && return
+		kill -9 "${!found[@]}" 2>/dev/null
 	done
 }
 `

@@ -205,7 +205,9 @@ func (s *box) killAndDrain(tag string, wait func() (int, error), cancelStream fu
 	return -1, fmt.Errorf("sandbox kubernetes: pod %s/%s: the command's output stayed open %v after its processes were killed (killer: %v); what holds it may still run", s.p.opt.Namespace, s.name, killWait, kerr)
 }
 
-func (s *box) ref() PodRef { return PodRef{Namespace: s.p.opt.Namespace, Pod: s.name, Container: Container} }
+func (s *box) ref() PodRef {
+	return PodRef{Namespace: s.p.opt.Namespace, Pod: s.name, Container: Container}
+}
 
 // lockedWriter serialises the writes of an exec's stdout and stderr copiers.
 type lockedWriter struct {

@@ -239,7 +239,7 @@ func (s *box) argv(req sandbox.ExecRequest) ([]string, error) {
 	if s.spec.RootFS != "" {
 		a = append(a, "--ro-bind", s.spec.RootFS, "/")
 	} else {
-		a = append(a, hostSystem()...)
+		a = append(a, HostSystem()...)
 	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev")
 	if s.spec.ShmBytes > 0 {
@@ -278,9 +278,9 @@ func cmpStr(v ...string) string {
 	return ""
 }
 
-// hostSystem binds the host's system folders read-only, keeping symlinked ones (/bin -> usr/bin)
-// as symlinks.
-func hostSystem() []string {
+// HostSystem is the bwrap arguments that bind the host's system folders read-only, keeping
+// symlinked ones (/bin -> usr/bin) as symlinks (the kubernetes backend's test pods use it too).
+func HostSystem() []string {
 	var a []string
 	for _, d := range systemDirs {
 		fi, err := os.Lstat(d)
