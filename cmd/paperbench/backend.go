@@ -11,14 +11,19 @@ import (
 
 	"github.com/latentlab/latent/paperbench/sandbox"
 	"github.com/latentlab/latent/paperbench/sandbox/docker"
+	"github.com/latentlab/latent/paperbench/sandbox/kubernetes"
 	"github.com/latentlab/latent/paperbench/sandbox/local"
 )
 
 // backendFlags adds the flags that choose and reach a sandbox backend.
 func backendFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("sandbox", "local", "sandbox backend: local (bubblewrap) or docker (the engine named by DOCKER_HOST, else the local socket)")
+	f.String("sandbox", "local", "sandbox backend: local (bubblewrap), docker (the engine named by DOCKER_HOST, else the local socket) or kubernetes (one pod per sandbox on the cluster of the kubeconfig)")
 	f.String("sandbox-dir", "", "local backend: folder holding the sandboxes (default: the user cache folder's latent/sandboxes)")
+	f.String("kubeconfig", "", "kubernetes backend: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster account)")
+	f.String("namespace", "", "kubernetes backend: namespace of the sandbox pods (default: the kubeconfig context's, else default)")
+	f.String("runtime-class", "", "kubernetes backend: runtimeClassName of the pods, e.g. gvisor (default: the cluster's default runtime)")
+	f.Int("pod-ops", 8, "kubernetes backend: pod operations (create and wait, delete) in flight at once")
 }
 
 // newProvider builds the backend named by --sandbox, failing with what is missing and where.
@@ -38,8 +43,16 @@ func newProvider(cmd *cobra.Command) (sandbox.Provider, error) {
 		return local.New(dir)
 	case "docker":
 		return docker.New(cmd.Context())
+	case "kubernetes":
+		opt := kubernetes.Options{Kubeconfig: mustString(cmd, "kubeconfig"), Namespace: mustString(cmd, "namespace"),
+			RuntimeClass: mustString(cmd, "runtime-class")}
+		opt.MaxConcurrent, _ = f.GetInt("pod-ops")
+		if opt.MaxConcurrent < 1 {
+			return nil, fmt.Errorf("--pod-ops %d: want 1 or more", opt.MaxConcurrent)
+		}
+		return kubernetes.New(cmd.Context(), opt)
 	default:
-		return nil, fmt.Errorf("unknown backend %q (want local or docker)", name)
+		return nil, fmt.Errorf("unknown backend %q (want local, docker or kubernetes)", name)
 	}
 }
 

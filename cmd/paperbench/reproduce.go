@@ -21,7 +21,8 @@ import (
 var reproduceCmd = &cobra.Command{
 	Use: "reproduce --submission DIR|TAR --out DIR",
 	Example: `  paperbench reproduce --submission runs/g/rice/1/submission --out /tmp/repro
-  paperbench reproduce --submission sub.tar --out /tmp/repro --sandbox docker --image pb-env --timeout 12h --json`,
+  paperbench reproduce --submission sub.tar --out /tmp/repro --sandbox docker --image pb-env --timeout 12h --json
+  paperbench reproduce --submission sub.tar --out /tmp/repro --sandbox kubernetes --namespace pb --runtime-class gvisor --image registry.example/pb-env:1 --gpus 1`,
 	Short: "Run a submission's reproduce.sh in a fresh sandbox and keep what it produced",
 	Long: `Reproduce copies the submission (a folder, or a tar / tar.gz extracted safely) into a fresh
 sandbox at /submission, writes reproduce.log.creation_time, runs bash reproduce.sh there under
@@ -49,7 +50,7 @@ func init() {
 	f.Duration("timeout", 12*time.Hour, "time limit of one attempt")
 	f.Int("retries", 0, "extra attempts after a failed one")
 	f.String("rootfs", "", "local backend: root filesystem folder to run on instead of the host's system folders")
-	f.String("image", "", "docker backend: image name")
+	f.String("image", "", "docker and kubernetes backends: image name")
 	f.Float64("cpus", 0, "CPU limit (0: none)")
 	f.String("memory", "", "memory limit, e.g. 16g (default: none)")
 	f.String("shm", "", "size of /dev/shm, e.g. 2g (default: the backend's)")
@@ -152,11 +153,13 @@ func specFromFlags(cmd *cobra.Command) (sandbox.Spec, error) {
 	case s.RootFS != "" && backend != "local":
 		return s, fmt.Errorf("--rootfs is for the local backend; %s takes --image", backend)
 	case s.Image != "" && backend == "local":
-		return s, errors.New("--image is for the docker backend; the local backend takes --rootfs")
+		return s, errors.New("--image is for the docker and kubernetes backends; the local backend takes --rootfs")
 	case s.GPUs > 0 && backend == "local":
-		return s, errors.New("--gpus: the local backend gives no GPUs; use --sandbox docker")
+		return s, errors.New("--gpus: the local backend gives no GPUs; use --sandbox docker or kubernetes")
 	case s.Image == "" && backend == "docker":
 		return s, errors.New("--sandbox docker needs --image NAME (a local image; none is pulled)")
+	case s.Image == "" && backend == "kubernetes":
+		return s, errors.New("--sandbox kubernetes needs --image NAME (an image the cluster's nodes can pull)")
 	}
 	if s.RootFS != "" {
 		if s.RootFS, err = filepath.Abs(s.RootFS); err != nil {

@@ -183,8 +183,8 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	s.TimeLimitS = limit.Seconds()
 	s.MaxSteps, _ = f.GetInt("max-steps")
 	s.Sandbox, _ = f.GetString("sandbox")
-	if s.Sandbox != "local" && s.Sandbox != "docker" {
-		return s, fmt.Errorf("run: --sandbox %q: want local or docker", s.Sandbox)
+	if s.Sandbox != "local" && s.Sandbox != "docker" && s.Sandbox != "kubernetes" {
+		return s, fmt.Errorf("run: --sandbox %q: want local, docker or kubernetes", s.Sandbox)
 	}
 	s.AgentNetwork, _ = f.GetString("agent-network")
 	if s.AgentNetwork != string(sandbox.NetworkNone) && s.AgentNetwork != string(sandbox.NetworkFull) {

@@ -196,7 +196,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--out", t.TempDir()}, "either --paper-dir"},
 		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--resume"}, "nothing to resume"},
 		{[]string{"run", "--out", old, "--run-group", "g", "--paper-dir", tinyPaper}, "older layout"},
-		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "vm"}, `--sandbox "vm": want local or docker`},
+		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "vm"}, `--sandbox "vm": want local, docker or kubernetes`},
 		{[]string{"results", t.TempDir()}, "holds no run group"},
 	} {
 		msg, err := runCLI(t, tc.args...)

@@ -12,14 +12,15 @@ var sandboxCmd = &cobra.Command{
 }
 
 var sandboxCleanupCmd = &cobra.Command{
-	Use:   "cleanup [--label key=value]... [--sandbox local|docker]",
+	Use:   "cleanup [--label key=value]... [--sandbox local|docker|kubernetes]",
 	Short: "Remove every sandbox a crashed run left behind, chosen by label",
 	Example: `  paperbench sandbox cleanup --label run=2026-12-03-rice
-  paperbench sandbox cleanup --sandbox docker --json`,
+  paperbench sandbox cleanup --sandbox docker --json
+  paperbench sandbox cleanup --sandbox kubernetes --namespace pb --label run=2026-12-03-rice`,
 	Long: `Cleanup removes every sandbox of the backend whose labels include all the given ones
 (every latent sandbox of the backend when none is given), with whatever still runs in it: for
-the local backend its folder and control groups, for docker its container. It prints how many
-it removed.`,
+the local backend its folder and control groups, for docker its container, for kubernetes its
+pod and NetworkPolicy. It prints how many it removed.`,
 	Args: cobra.NoArgs,
 	RunE: runSandboxCleanup,
 }
