@@ -64,6 +64,25 @@ func TestConformanceCluster(t *testing.T) {
 	sandboxtest.Run(t, withImage{p, image})
 }
 
+// TestExecEnv (fake API, bubblewrap pods): pods/exec sets no environment, so the wrapper
+// exports the request's; the spec's is the container's; a bad name fails with it.
+func TestExecEnv(t *testing.T) {
+	p, _ := fakeCluster(t, kubernetes.Options{})
+	s, err := p.Create(context.Background(), sandbox.Spec{Image: "i", Env: map[string]string{"FROM_SPEC": "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	r, err := s.Exec(context.Background(), sandbox.ExecRequest{Shell: `echo "$FROM_SPEC|$A_B|$LATENT_EXEC" | cut -c1-20; pwd`,
+		Env: map[string]string{"A_B": "x y=z"}})
+	if err != nil || !strings.HasPrefix(string(r.Output), "s|x y=z|latent-sb-") || !strings.HasSuffix(string(r.Output), "\n/submission\n") {
+		t.Fatalf("env: %q %v", r.Output, err)
+	}
+	if _, err := s.Exec(context.Background(), sandbox.ExecRequest{Argv: []string{"true"}, Env: map[string]string{"A;B": "1"}}); err == nil || !strings.Contains(err.Error(), `"A;B"`) {
+		t.Fatalf("bad env name: %v", err)
+	}
+}
+
 // recorder is an exec transport that runs nothing: it records each argv and answers exit 0
 // (for the API tests, where only Create's mkdir runs).
 type recorder struct {
@@ -159,6 +178,12 @@ func TestPodSpec(t *testing.T) {
 	}
 	if v := pod.Labels["rollout"]; v == "" || strings.Contains(v, "/") || !strings.Contains(pod.Annotations["latent.sandbox/labels"], "/out/run/paper-1") {
 		t.Errorf("a path label value must be hashed and kept in an annotation: %q %v", v, pod.Annotations)
+	}
+	in := s.Info()
+	for _, e := range []string{"runtime:gvisor", "gpus:nvidia.com/gpu", "shm:emptydir-memory", "cpu:requests=limits"} {
+		if !slices.Contains(in.Enforced, e) {
+			t.Errorf("Info().Enforced %v lacks %s", in.Enforced, e)
+		}
 	}
 	pols := policies(t, c)
 	if len(pols) != 1 {
