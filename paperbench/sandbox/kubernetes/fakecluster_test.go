@@ -86,8 +86,17 @@ type bwrapPod struct {
 	dir string   // host folder of its writable folders
 }
 
-// fakeCluster is a provider on the fake clientset whose pods run under bubblewrap.
+// fakeCluster is a provider on the fake clientset whose pods run under bubblewrap, with the
+// runtime as its exec transport.
 func fakeCluster(t testing.TB, opt kubernetes.Options) (*kubernetes.Provider, *fake.Clientset) {
+	t.Helper()
+	c, rt := bwrapCluster(t)
+	opt.Namespace = testNamespace
+	return kubernetes.NewForClient(c, rt, opt), c
+}
+
+// bwrapCluster is the fake clientset with a kubelet that runs its pods under bubblewrap.
+func bwrapCluster(t testing.TB) (*fake.Clientset, *bwrapRuntime) {
 	t.Helper()
 	for _, tool := range []string{"bwrap", "nsenter", "tar"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -110,8 +119,7 @@ func fakeCluster(t testing.TB, opt kubernetes.Options) (*kubernetes.Provider, *f
 			}
 		}
 	}()
-	opt.Namespace = testNamespace
-	return kubernetes.NewForClient(c, rt, opt), c
+	return c, rt
 }
 
 // admit starts the pod's container and marks it running, or failed when it cannot start.
