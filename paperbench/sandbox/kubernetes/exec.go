@@ -251,10 +251,10 @@ func (s *box) GetTar(ctx context.Context, path string) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	go func() {
-		stderr := &lockedWriter{w: sandbox.NewCapture(tarErrLimit)}
-		code, _, err := s.run(ctx, command{argv: []string{"tar", "-c", "-f", "-", "-C", path, "."}, dir: "/"}, Streams{Stdout: pw, Stderr: stderr})
+		stderr := sandbox.NewCapture(tarErrLimit)
+		code, _, err := s.run(ctx, command{argv: []string{"tar", "-c", "-f", "-", "-C", path, "."}, dir: "/"}, Streams{Stdout: pw, Stderr: &lockedWriter{w: stderr}})
 		if err == nil && code != 0 {
-			msg, _ := stderr.w.(*sandbox.Capture).Bytes()
+			msg, _ := stderr.Bytes()
 			err = fmt.Errorf("sandbox kubernetes: copy out of %s of pod %s/%s: tar -c exited with %d: %s", path, s.p.opt.Namespace, s.name, code, msg)
 		}
 		pw.CloseWithError(err)

@@ -114,9 +114,6 @@ func NewForClient(c kubernetes.Interface, exec Executor, opt Options) *Provider 
 // Name implements sandbox.Provider.
 func (p *Provider) Name() string { return "kubernetes" }
 
-// Namespace is where the provider's pods live.
-func (p *Provider) Namespace() string { return p.opt.Namespace }
-
 // acquire takes a pod-operation slot; release gives it back.
 func (p *Provider) acquire(ctx context.Context) error {
 	select {
@@ -245,8 +242,14 @@ func (p *Provider) Cleanup(ctx context.Context, want sandbox.Labels) (int, error
 	return n, nil
 }
 
+// removeWait bounds a removal: callers pass an uncancelled context (Close after Ctrl-C), and an
+// API server that stopped answering must not hold them forever.
+const removeWait = time.Minute
+
 // remove deletes a pod and, when it has one, its policy, in one slot.
 func (p *Provider) remove(ctx context.Context, name string, policy bool) error {
+	ctx, cancel := context.WithTimeout(ctx, removeWait)
+	defer cancel()
 	if err := p.acquire(ctx); err != nil {
 		return err
 	}
