@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +81,36 @@ func TestExecEnv(t *testing.T) {
 	}
 	if _, err := s.Exec(context.Background(), sandbox.ExecRequest{Argv: []string{"true"}, Env: map[string]string{"A;B": "1"}}); err == nil || !strings.Contains(err.Error(), `"A;B"`) {
 		t.Fatalf("bad env name: %v", err)
+	}
+}
+
+// TestCancelKillsTree (fake API, bubblewrap pods): a cancelled context (Ctrl-C during a
+// reproduction) ends Exec with the context's error and kills the command's whole tree in the
+// pod, a detached background writer included.
+func TestCancelKillsTree(t *testing.T) {
+	p, _ := fakeCluster(t, kubernetes.Options{})
+	s, err := p.Create(context.Background(), sandbox.Spec{Image: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	_, err = s.Exec(ctx, sandbox.ExecRequest{Shell: "(setsid bash -c 'while true; do echo b >> /tmp/beat; sleep 0.1; done' &); sleep 60"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("exec after cancel: %v", err)
+	}
+	count := func() string {
+		r, err := s.Exec(context.Background(), sandbox.ExecRequest{Shell: "wc -l < /tmp/beat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(r.Output))
+	}
+	a := count()
+	time.Sleep(500 * time.Millisecond)
+	if b := count(); a == "0" || a != b {
+		t.Fatalf("the tree outlived the cancel: %s then %s heartbeats", a, b)
 	}
 }
 
