@@ -34,11 +34,41 @@ const killTagged = `kill_tagged() {
 }
 `
 
-// wrapper runs the command ("$@" after the tag) and, when it exits, kills what it left.
-const wrapper = killTagged + `tag=$1; shift
+// killHolders is bash that waits up to half a second (a child just forked for
+// "cmd > log 2>&1 &" holds the output until it has made its redirections) for every process
+// but pid $1 to let go of $1's stdout and stderr, then SIGKILLs, in rounds, those that still
+// hold them. Only the wait forks (sleep); the rounds use builtins. (No redirection may be
+// active around holds: it would change the very fds it compares with.)
+const killHolders = `holds() {
+	local f
+	for f in "$1"/fd/*; do
+		[[ $f -ef /proc/$2/fd/1 || $f -ef /proc/$2/fd/2 ]] && return 0
+	done
+	return 1
+}
+kill_holders() {
+	local round d found
+	for ((round = 0; round < 210; round++)); do
+		found=0
+		for d in /proc/[0-9]*; do
+			[ "${d#/proc/}" = "$1" ] && continue
+			if holds "$d" "$1"; then
+				found=1
+				[ $round -ge 10 ] && kill -9 "${d#/proc/}" 2>/dev/null
+			fi
+		done
+		[ $found = 0 ] && return
+		[ $round -lt 10 ] && { sleep 0.05 2>/dev/null || round=9; }
+	done
+}
+`
+
+// wrapper runs the command ("$@" after the tag) and, when it exits, kills the processes
+// still holding its output; those it detached (output redirected) live on.
+const wrapper = killHolders + `shift
 "$@"
 rc=$?
-kill_tagged "$tag" $$
+kill_holders $$
 exit $rc`
 
 // killWait bounds the killer exec and the wait for the output to close after it.
