@@ -96,8 +96,9 @@ const Persistent = "persistent"
 
 // Info describes a created sandbox.
 type Info struct {
-	ID       string
-	Backend  string
+	ID      string
+	Backend string
+	// GPUNames are the GPUs' names where the backend knows them; ProbeGPUs asks the computer.
 	GPUNames []string
 	// Enforced lists the limits the backend actually enforces (for example "memory:cgroup",
 	// "nproc:rlimit", "network:none"), so a run's record can say what held.
