@@ -34,6 +34,7 @@ type holder struct {
 	cmd   *exec.Cmd
 	stdin *os.File // write end of the shell's stdin; closing it ends the holder
 	pid   int      // host pid of the holder shell, the namespaces' init
+	pidNS string   // its pid namespace, as /proc/PID/ns/pid reads: "pid:[inode]"
 	done  chan struct{}
 }
 
@@ -94,7 +95,7 @@ func (s *box) startHolder() (*holder, error) {
 		h.stop()
 		return nil, fmt.Errorf("sandbox local: the holder bwrap did not start: %v %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	h.pid = rec.PID
+	h.pid, h.pidNS = rec.PID, fmt.Sprintf("pid:[%d]", rec.PIDNS)
 	if err := writeJSON(s.dir, holderFile, rec); err != nil {
 		h.stop()
 		return nil, err

@@ -446,9 +446,17 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 		out.close()
 		return sandbox.ExecResult{}, fmt.Errorf("sandbox local: start bwrap: %w", err)
 	}
-	werr, timedOut := wait(ctx, cctx, cmd, func() { killCall(out.stat, tag) })
+	// In a fresh sandbox, the kernel kills what the call left with its pid namespace; in a
+	// persistent one, the call's processes are found by tag and by output.
+	werr, timedOut := wait(ctx, cctx, cmd, func() {
+		if h != nil {
+			killCall(h.pidNS, out.stat, tag)
+		}
+	})
 	stdin.stop()
-	killHolders(out.stat)
+	if h != nil {
+		killHolders(h.pidNS, out.stat)
+	}
 	res := sandbox.ExecResult{TimedOut: timedOut, ExitCode: cmd.ProcessState.ExitCode()}
 	res.Output, res.Truncated = out.finish()
 	res.Duration = time.Since(start)
