@@ -101,12 +101,7 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandb
 			s.diskErr = err.Error()
 		}
 	}
-	if p.Nsenter != "" {
-		if err := mountShm(dir, spec.ShmBytes); err != nil {
-			s.Close(ctx)
-			return nil, err
-		}
-	}
+
 	for _, w := range writable {
 		if err := os.MkdirAll(s.host(w), 0o777); err != nil {
 			s.Close(ctx)
@@ -196,7 +191,9 @@ type box struct {
 	mu      sync.Mutex
 	closed  bool
 	holder  *holder // the persistent sandbox's namespaces; nil before the first Exec
-	execs   int     // Execs so far, for their tags
+	// shmMounted: the persistent sandbox's /dev/shm tmpfs is mounted (at the first Exec).
+	shmMounted bool
+	execs      int // Execs so far, for their tags
 }
 
 // host maps a writable sandbox folder to its host folder.
@@ -482,6 +479,12 @@ func (s *box) prepareExec() (*holder, string, error) {
 	tag := fmt.Sprintf("%s-%d-%d", s.id, s.execs, time.Now().UnixNano())
 	if s.p.Nsenter == "" {
 		return nil, tag, nil
+	}
+	if !s.shmMounted {
+		if err := mountShm(s.dir, s.spec.ShmBytes); err != nil {
+			return nil, "", err
+		}
+		s.shmMounted = true
 	}
 	if s.holder == nil || !s.holder.alive() {
 		h, err := s.startHolder()
