@@ -251,3 +251,33 @@ func TestKillAllKeepsSandbox(t *testing.T) {
 		t.Fatalf("after kill -9 -1 (want the file and 0 zombies): %q", out)
 	}
 }
+
+// TestCleanupKillsHolder: Cleanup of a sandbox never closed (its run crashed) kills the
+// processes it still runs and removes its folder, /dev/shm mount included.
+func TestCleanupKillsHolder(t *testing.T) {
+	p := provider(t)
+	s, err := p.Create(context.Background(), sandbox.Spec{Labels: sandbox.Labels{"run": "crashed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Info().Enforced, sandbox.Persistent+":joined-namespaces") {
+		t.Skipf("not persistent here: %v", s.Info().Unenforced)
+	}
+	marker := "latent-cleanup-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	shell(t, s, `(exec -a `+marker+` sleep 1000) > /dev/null 2>&1 &`)
+	for i := 0; i < 100 && countCmdline(marker) == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := p.Cleanup(context.Background(), sandbox.Labels{"run": "crashed"}); n != 1 || err != nil {
+		t.Fatalf("cleanup: %d, %v", n, err)
+	}
+	for i := 0; i < 100 && countCmdline(marker) != 0; i++ {
+		time.Sleep(20 * time.Millisecond) // the kernel tears the pid namespace down
+	}
+	if n := countCmdline(marker); n != 0 {
+		t.Fatalf("%d processes named %s outlived Cleanup", n, marker)
+	}
+	if _, err := os.Stat(s.(*box).dir); err == nil {
+		t.Fatalf("%s left behind", s.(*box).dir)
+	}
+}
