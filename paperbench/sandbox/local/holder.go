@@ -117,11 +117,13 @@ func readInfo(r *os.File) (holderRecord, error) {
 }
 
 // awaitReady waits for the holder's shell to print "ready": the namespaces are then set up
-// (an Exec that joined the user namespace before its uid map was written would fail).
+// (an Exec that joined the user namespace before its uid map was written would fail). The
+// shell writes nothing more, so the pipe is closed then.
 func awaitReady(r io.ReadCloser) error {
 	got := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(r).ReadString('\n')
+		r.Close()
 		got <- line
 	}()
 	select {
@@ -146,14 +148,33 @@ func (h *holder) alive() bool {
 }
 
 // stop kills the holder and its init (the kernel then kills every process in the pid
-// namespace) and waits for it.
+// namespace) and waits for them all.
 func (h *holder) stop() {
 	h.stdin.Close()
 	syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
 	if h.pid > 0 {
 		syscall.Kill(h.pid, syscall.SIGKILL)
+		awaitEmpty(h.pidNS)
 	}
 	<-h.done
+}
+
+// emptyWait bounds the wait for a killed sandbox's pid namespace to empty.
+const emptyWait = 10 * time.Second
+
+// awaitEmpty waits, within emptyWait, until no process is left in the pid namespace ns (the
+// kernel kills them all when its init dies, but not at once).
+func awaitEmpty(ns string) {
+	for end := time.Now().Add(emptyWait); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		empty := true
+		for range inNamespace(ns) {
+			empty = false
+			break
+		}
+		if empty {
+			return
+		}
+	}
 }
 
 // joinArgs are the prefix and bwrap namespace options of an Exec that joins the holder's
@@ -188,7 +209,8 @@ func killRecordedHolder(dir string) {
 		return
 	}
 	link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(rec.PID), "ns", "pid"))
-	if err == nil && link == fmt.Sprintf("pid:[%d]", rec.PIDNS) {
+	if ns := fmt.Sprintf("pid:[%d]", rec.PIDNS); err == nil && link == ns {
 		syscall.Kill(rec.PID, syscall.SIGKILL)
+		awaitEmpty(ns)
 	}
 }
