@@ -18,12 +18,11 @@ import (
 // A persistent sandbox is one long-lived bubblewrap, the holder: a shell waiting on a pipe
 // from latent, run as pid 1 of the sandbox (bash reaps the orphans it inherits, and no
 // process inside can kill it, kill -9 -1 included), owns the sandbox's user, pid, network,
-// IPC and UTS namespaces. Every Exec is a bwrap that joins them (nsenter for network, IPC and UTS,
-// bwrap --userns and --pidns for the rest), with the same file system, no capabilities and
-// a mount namespace of its own over the same folders (/dev/shm included: a tmpfs mounted in
-// the sandbox's folder). So a
-// process one command detaches keeps running, sees the same loopback and files, and later
-// commands see it. The holder dies, and the kernel kills everything in its pid namespace,
+// IPC and UTS namespaces. Every Exec is a bwrap that joins them (nsenter for network, IPC
+// and UTS, bwrap --userns and --pidns for the rest), with the same file system, no
+// capabilities and a mount namespace of its own over the same folders (/dev/shm included: a
+// tmpfs mounted in the sandbox's folder). So a process one command detaches keeps running,
+// sees the same loopback and files, and later commands see it. The holder dies, and the kernel kills everything in its pid namespace,
 // when Close kills it or when latent dies (bwrap --die-with-parent, and its pipe closes). If
 // it dies otherwise (the kernel's OOM killer), the next Exec starts a new one: the files are
 // kept, the processes are not.

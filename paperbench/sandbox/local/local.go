@@ -8,12 +8,11 @@
 // As root the sandbox is persistent, as a container is: one long-lived bwrap holds its
 // namespaces and every Exec joins them (see holder), so a process a command detaches keeps
 // running until Close. Without root every Exec is a fresh bwrap and nothing outlives it.
-// Either way, when a command exits, every process still holding its output (after a grace
-// of half a second) is killed (it
-// would write into a closed pipe and hold Exec open); a process that let go of the output
-// (cmd > log 2>&1 &) was detached on purpose and lives on. A timeout or a cancelled context
-// kills the whole call: every process that inherited the call's LATENT_EXEC tag, detached
-// or not, and every holder of its output.
+// Either way, when a command exits, every process still holding its output half a second
+// later is killed (it would write into a closed pipe and hold Exec open); a process that let
+// go of the output (cmd > log 2>&1 &) was detached on purpose and lives on. A timeout or a
+// cancelled context kills the whole call: every process that inherited the call's
+// LATENT_EXEC tag, detached or not, and every holder of its output.
 //
 // Limits, each reported in Info as enforced or not: memory, processes and CPU through a
 // cgroup (v1 or v2) per sandbox where the host lets latent create one, else RLIMIT_AS and
@@ -101,7 +100,6 @@ func (p *Provider) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandb
 			s.diskErr = err.Error()
 		}
 	}
-
 	for _, w := range writable {
 		if err := os.MkdirAll(s.host(w), 0o777); err != nil {
 			s.Close(ctx)
@@ -402,10 +400,9 @@ const drainWait = 10 * time.Second
 // Exec implements sandbox.Sandbox. The command's output is a pipe latent made; when the
 // command exits, every process still holding that pipe half a second later is killed, so
 // Exec returns then, while a process that let go of the output lives on (in a persistent
-// sandbox). The
-// timeout, or a cancelled ctx, kills bwrap's process group and every process carrying the
-// call's tag. Stdin is fed through a pipe that is closed when the command ends, so a reader
-// that never reaches EOF cannot hold Exec open.
+// sandbox). The timeout, or a cancelled ctx, kills bwrap's process group and every process
+// carrying the call's tag. Stdin is fed through a pipe that is closed when the command ends,
+// so a reader that never reaches EOF cannot hold Exec open.
 func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecResult, error) {
 	h, tag, err := s.prepareExec()
 	if err != nil {
@@ -467,8 +464,9 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	return res, nil
 }
 
-// prepareExec checks that the sandbox is open, starts its holder when it is persistent and
-// has none running (first Exec, or the agent killed it), and returns the call's tag.
+// prepareExec checks that the sandbox is open, starts its holder (and mounts its /dev/shm)
+// when it is persistent and has none running (first Exec, or the holder died), and returns
+// the call's tag.
 func (s *box) prepareExec() (*holder, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
