@@ -30,6 +30,7 @@ var runCmd = &cobra.Command{
 	Use: "run --out OUT (--paper-dir DIR... | --data DIR [--split NAME | --papers ID,...])",
 	Example: `  paperbench run --out runs --data ~/paperbench/data --split lite --seeds 3 --model gpt-4.1-mini
   paperbench run --out runs --paper-dir testdata/fixtures/paperbench/papers/rice --judge dummy --max-steps 20
+  paperbench run --out runs --paper-dir DIR --sandbox docker --image pb-env --judge dummy
   paperbench run --out runs --data ~/paperbench/data --split lite --seeds 3 --resume --json`,
 	Short: "Run the benchmark: agent rollout, reproduction and grading for papers × seeds",
 	Long: `Run runs PaperBench end to end for every paper and seed: the agent's rollout in a sandbox
@@ -74,6 +75,7 @@ func init() {
 	f.Int("judge-concurrency", 20, "judge requests in flight per grading")
 	f.String("agent-network", "none", "network of the agent's sandbox: none or full (reproduction always runs without)")
 	backendFlags(runCmd) // --sandbox-dir defaults to OUT/.sandboxes here
+	f.String("image", "", "docker and kubernetes backends: the image of the agent's and the reproduction's sandboxes (docker: a local image; none is pulled)")
 	f.Duration("reproduce-timeout", 12*time.Hour, "limit of one reproduction attempt")
 	f.Int("reproduce-retries", 1, "extra reproduction attempts after a failed one")
 	f.Int("concurrency", 4, "paper × seed runs at once")
@@ -102,6 +104,7 @@ type groupSpec struct {
 	TimeLimitS        float64      `json:"time_limit_s"`
 	MaxSteps          int          `json:"max_steps"`
 	Sandbox           string       `json:"sandbox"`
+	Image             string       `json:"image,omitempty"`
 	AgentNetwork      string       `json:"agent_network"`
 	Created           time.Time    `json:"created_at"`
 }
@@ -185,6 +188,13 @@ func runSpec(cmd *cobra.Command) (groupSpec, error) {
 	s.Sandbox, _ = f.GetString("sandbox")
 	if s.Sandbox != "local" && s.Sandbox != "docker" && s.Sandbox != "kubernetes" {
 		return s, fmt.Errorf("run: --sandbox %q: want local, docker or kubernetes", s.Sandbox)
+	}
+	s.Image, _ = f.GetString("image")
+	switch {
+	case s.Sandbox != "local" && s.Image == "":
+		return s, fmt.Errorf("run: --sandbox %s needs --image NAME (an image with bash, git and python3; docker pulls none)", s.Sandbox)
+	case s.Sandbox == "local" && s.Image != "":
+		return s, errors.New("run: --image is for the docker and kubernetes backends, not local")
 	}
 	s.AgentNetwork, _ = f.GetString("agent-network")
 	if s.AgentNetwork != string(sandbox.NetworkNone) && s.AgentNetwork != string(sandbox.NetworkFull) {
@@ -434,7 +444,7 @@ func (r *runner) runJob(ctx context.Context, j job, stages int) error {
 	}
 	cfg := r.agentCfg
 	cfg.Paper, cfg.Dir = j.paper.Dir, filepath.Join(j.dir, "rollout")
-	cfg.Spec = sandbox.Spec{Network: sandbox.Network(r.spec.AgentNetwork), Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID, "seed": strconv.Itoa(j.seed)}}
+	cfg.Spec = sandbox.Spec{Image: r.spec.Image, Network: sandbox.Network(r.spec.AgentNetwork), Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID, "seed": strconv.Itoa(j.seed)}}
 	st, err := agent.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latentlab/latent/paperbench/agent"
 	"github.com/latentlab/latent/paperbench/agent/agenttest"
+	"github.com/latentlab/latent/paperbench/sandbox/docker/dockertest"
 )
 
 const tinyPaper = "../../paperbench/agent/testdata/tiny-paper"
@@ -40,13 +41,29 @@ func readResults(t *testing.T, dir string) []groupResults {
 // TestRunEndToEnd: the scripted agent writes reproduce.sh in a local sandbox, the
 // reproduction runs it in a fresh one, the dummy judge grades, results aggregate over 2
 // seeds; a second run is refused and --resume redoes nothing.
-func TestRunEndToEnd(t *testing.T) {
+func TestRunEndToEnd(t *testing.T) { testRunEndToEnd(t, "local") }
+
+// TestRunEndToEndDocker is TestRunEndToEnd on the docker backend, with the test image
+// (bash, git, python3), where an engine answers.
+func TestRunEndToEndDocker(t *testing.T) {
+	dockertest.Provider(t) // skips without an engine; builds the image
+	testRunEndToEnd(t, "docker", "--image", dockertest.Image)
+}
+
+// testRunEndToEnd runs the end-to-end test on the named backend, with its flags.
+func testRunEndToEnd(t *testing.T, name string, flags ...string) {
+	backend := append([]string{"--sandbox", name}, flags...)
 	srv := agenttest.New(agenttest.Replicator(0))
 	defer srv.Close()
 	out := t.TempDir()
+	runArgs := func(srv *agenttest.Server, out string, extra ...string) []string {
+		return runArgs(srv, out, append(backend, extra...)...)
+	}
+	start := time.Now()
 	if msg, err := runCLI(t, runArgs(srv, out)...); err != nil {
 		t.Fatalf("%v\n%s", err, msg)
 	}
+	t.Logf("run of 2 seeds %v: %v", backend, time.Since(start).Round(time.Millisecond))
 	calls := srv.Calls()
 	if calls != 2*int64(len(agenttest.ReplicatorSteps)+1) {
 		t.Errorf("%d model calls", calls)
@@ -62,6 +79,10 @@ func TestRunEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(b, &g); err != nil || g.Score != 1 || g.PaperBenchResult.ReproductionMetadata.Record == nil ||
 			g.AgentCalls != len(agenttest.ReplicatorSteps)+1 {
 			t.Errorf("seed %s grade.json %v: %s", seed, err, b)
+		}
+		events, err := agent.ReadTranscript(filepath.Join(dir, "rollout", agent.TranscriptFile))
+		if err != nil || events[0].Start == nil || events[0].Start.Sandbox != name {
+			t.Errorf("seed %s: the rollout did not run on %s: %v %+v", seed, name, err, events[0].Start)
 		}
 	}
 	res := readResults(t, filepath.Join(out, "g"))
@@ -197,6 +218,9 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--resume"}, "nothing to resume"},
 		{[]string{"run", "--out", old, "--run-group", "g", "--paper-dir", tinyPaper}, "older layout"},
 		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "vm"}, `--sandbox "vm": want local, docker or kubernetes`},
+		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "docker"}, "--sandbox docker needs --image"},
+		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--sandbox", "kubernetes"}, "--sandbox kubernetes needs --image"},
+		{[]string{"run", "--out", t.TempDir(), "--paper-dir", tinyPaper, "--image", "pb-env"}, "--image is for the docker and kubernetes backends"},
 		{[]string{"results", t.TempDir()}, "holds no run group"},
 	} {
 		msg, err := runCLI(t, tc.args...)

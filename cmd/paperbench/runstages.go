@@ -69,7 +69,7 @@ func (r *runner) reproduceStage(ctx context.Context, j job, st *agent.Status) (*
 		return res, writeJSONFile(filepath.Join(out, reproErrorFile), res)
 	}
 	rec, err := reproduce.Run(ctx, reproduce.Options{Submission: sub, Out: out, Provider: r.provider,
-		Spec:    sandbox.Spec{Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID}},
+		Spec:    sandbox.Spec{Image: r.spec.Image, Labels: sandbox.Labels{"run_group": r.spec.RunGroup, "paper": j.paper.ID}},
 		Timeout: r.reproduce.timeout, Retries: r.reproduce.retries})
 	if err != nil {
 		return nil, err

@@ -341,3 +341,41 @@ func TestBadModelOutput(t *testing.T) {
 		t.Errorf("%d continue messages, want 3", continues)
 	}
 }
+
+// TestBackgroundServerOutlivesToolCall: a server the agent starts in the background with
+// nohup in one bash call answers its python call of the next step (the agent's computer is
+// persistent), and the bash call returned at once.
+func TestBackgroundServerOutlivesToolCall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the local sandbox keeps processes between calls only as root")
+	}
+	const fetch = `import time, urllib.request
+for i in range(100):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:8766/note.txt").read().decode()); break
+    except OSError:
+        time.sleep(0.1)`
+	srv := agenttest.New(func(r agenttest.Request) agenttest.Reply {
+		switch r.Step {
+		case 0:
+			return agenttest.Reply{Calls: []agenttest.Call{agenttest.Bash(`cd /home/logs && echo still-serving > note.txt && ` +
+				`nohup python3 -m http.server 8766 --bind 127.0.0.1 > /home/logs/server.log 2>&1 & echo started`)}}
+		case 1:
+			return agenttest.Reply{Calls: []agenttest.Call{{Name: "python", Args: map[string]string{"code": fetch}}}}
+		}
+		return agenttest.Reply{Calls: []agenttest.Call{agenttest.Submit("x")}}
+	})
+	defer srv.Close()
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), config(t, srv, dir)); err != nil {
+		t.Fatal(err)
+	}
+	events, err := ReadTranscript(filepath.Join(dir, TranscriptFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := toolAnswers(events)
+	if answers["s0-0"] != "started" || answers["s1-0"] != "still-serving" {
+		t.Errorf("bash answered %q, python %q", answers["s0-0"], answers["s1-0"])
+	}
+}

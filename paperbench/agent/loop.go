@@ -110,6 +110,9 @@ func (r *rollout) run(ctx context.Context, rp replayed, resumed bool) error {
 	defer sb.Close(context.WithoutCancel(ctx))
 	r.tools = runner{sb: sb, kind: r.cfg.Kind, timeout: r.cfg.ToolTimeout, outputLimit: r.cfg.OutputLimit}
 	info := sb.Info()
+	if info.GPUNames, err = sandbox.ProbeGPUs(ctx, sb); err != nil {
+		return fmt.Errorf("agent: asking the sandbox for its GPUs: %w", err)
+	}
 	instr := instructions(r.cfg.Kind, r.cfg.CodeOnly, spec.Network == sandbox.NetworkFull, info.GPUNames, r.cfg.TimeLimit)
 	restore := ""
 	if rp.snapshot != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latentlab/latent/paperbench/agent/agenttest"
+	"github.com/latentlab/latent/paperbench/sandbox"
 )
 
 func TestInstructionsVariants(t *testing.T) {
@@ -87,5 +88,51 @@ func TestConfigErrors(t *testing.T) {
 	cfg = config(t, srv, bad)
 	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("corrupt transcript: %v", err)
+	}
+}
+
+// TestGPUNamesInPrompt: the instructions name the GPUs the computer's nvidia-smi reports (a
+// fake one here, mounted first on the PATH), and say "no GPU" when nvidia-smi fails or is
+// missing; the transcript's start records the same names.
+func TestGPUNamesInPrompt(t *testing.T) {
+	const list = `[ "$*" = "--query-gpu=name --format=csv,noheader" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
+printf 'NVIDIA H200\nNVIDIA H200\n'`
+	const broken = `echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." >&2; exit 9`
+	for _, tc := range []struct {
+		name, script, want string
+		gpus               int
+	}{
+		{"two", list, "- Compute: you have 2 GPU(s): NVIDIA H200, NVIDIA H200.", 2},
+		{"driver-fails", broken, "- Compute: you have no GPU.", 0},
+		{"no-nvidia-smi", "", "- Compute: you have no GPU.", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := agenttest.New(func(agenttest.Request) agenttest.Reply {
+				return agenttest.Reply{Calls: []agenttest.Call{agenttest.Submit("x")}}
+			})
+			defer srv.Close()
+			dir := t.TempDir()
+			cfg := config(t, srv, dir)
+			if tc.script != "" {
+				bin := t.TempDir()
+				if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte("#!/bin/bash\n"+tc.script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				cfg.Spec.Mounts = []sandbox.Mount{{Source: bin, Target: "/usr/local/bin"}}
+			}
+			if _, err := Run(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			events, err := ReadTranscript(filepath.Join(dir, TranscriptFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if instr := events[2].Message.Content; !strings.Contains(instr, tc.want) {
+				t.Errorf("instructions lack %q:\n%s", tc.want, instr)
+			}
+			if got := events[0].Start.GPUs; len(got) != tc.gpus {
+				t.Errorf("start records GPUs %q, want %d", got, tc.gpus)
+			}
+		})
 	}
 }

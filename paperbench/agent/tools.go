@@ -44,7 +44,10 @@ func integer(desc string) map[string]any {
 var toolSpecs = map[string]llm.ToolSpec{
 	ToolBash: {Name: ToolBash, Description: "Run a bash command line in your computer (working folder /home) and " +
 		"get its combined output and exit status. Each call is a fresh shell: the working folder and variables do " +
-		"not carry over, and processes still running when it ends are stopped.",
+		"not carry over, files and background processes do. To keep a process running after the call (a server, " +
+		"a long training run), start it in the background with its output redirected: " +
+		"nohup CMD > /home/logs/NAME.log 2>&1 &. A process still writing to the call's output when the call ends " +
+		"is stopped, and a call that times out is stopped with everything it started.",
 		Parameters: object(map[string]any{"cmd": str("the bash command line")}, "cmd")},
 	ToolPython: {Name: ToolPython, Description: "Run a Python 3 program (fed to python3 on its standard input, " +
 		"working folder /home) and get its output. No state carries over between calls; print what you need.",
@@ -181,7 +184,7 @@ func (r *runner) exec(ctx context.Context, tool string, req sandbox.ExecRequest,
 	}
 	if res.TimedOut {
 		notes = append(notes, fmt.Sprintf("[the command timed out after %s and all its processes were killed; "+
-			"run long jobs in smaller steps or with a shorter duration]", timeout.Round(time.Second)))
+			"run long jobs in smaller steps, or in the background (nohup CMD > LOG 2>&1 &) and check on them]", timeout.Round(time.Second)))
 	} else if res.ExitCode != 0 {
 		notes = append(notes, fmt.Sprintf("[exit status %d]", res.ExitCode))
 	}

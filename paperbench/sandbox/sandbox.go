@@ -5,6 +5,15 @@
 // ([Sandbox.GetTar]), plus an idempotent Close. Limits (time, output, memory, network) are part
 // of the contract: a timeout kills the whole process tree inside the computer, output is capped
 // head and tail, and the network is off unless the spec asks for it.
+//
+// A computer is persistent, as the official agents' container is: a process that one command
+// detaches, by letting go of the command's output (nohup server > log 2>&1 &), keeps running
+// between Execs until Close. When a command exits, the processes still holding its output
+// are killed, so that Exec returns when the command does. A command that times out, or whose
+// context is cancelled, is killed with everything it started, detached or not: an agent that
+// wants a server to outlive a slow step starts it in a call of its own. Info lists
+// [Persistent] in Enforced, or in Unenforced with the reason where the backend cannot keep
+// processes between Execs.
 package sandbox
 
 import (
@@ -82,10 +91,14 @@ type ExecResult struct {
 	Duration  time.Duration
 }
 
+// Persistent names, in Info, the guarantee that detached processes live between Execs.
+const Persistent = "persistent"
+
 // Info describes a created sandbox.
 type Info struct {
-	ID       string
-	Backend  string
+	ID      string
+	Backend string
+	// GPUNames are the GPUs' names where the backend knows them; ProbeGPUs asks the computer.
 	GPUNames []string
 	// Enforced lists the limits the backend actually enforces (for example "memory:cgroup",
 	// "nproc:rlimit", "network:none"), so a run's record can say what held.

@@ -4,9 +4,11 @@ import "errors"
 
 // Backends whose engine cannot kill an exec's process tree (docker exec, Kubernetes
 // pods/exec) run each command under a bash wrapper that tags every process it starts with
-// LATENT_EXEC=<tag> in the environment; when the command exits, the wrapper kills every process
-// carrying its tag, and a timeout runs the same killer in a second exec ([KillCommand]). A
-// process that clears its own environment escapes the tag.
+// LATENT_EXEC=<tag> in the environment. When the command exits, the wrapper kills the processes
+// still holding its output (a process the command detached with its output redirected, a
+// server started with nohup, lives on: the sandbox is persistent); a timeout kills every
+// process carrying the tag, detached or not, in a second exec ([KillCommand]). A process that
+// clears its own environment escapes the tag.
 
 // killTagged is bash that SIGKILLs every process whose environment holds LATENT_EXEC=$1,
 // sparing pid $2, in rounds until a round finds none (a forking tree is caught by a later
@@ -31,15 +33,44 @@ const killTagged = `kill_tagged() {
 }
 `
 
-// TagWrapper returns a bash script that runs prelude, which must set $tag, make sure the
-// command's processes carry LATENT_EXEC=$tag and leave the command in "$@"; the script then
-// runs the command and, when it exits, kills every process still carrying the tag and exits
-// with the command's status.
+// killHolders is bash that waits up to half a second (a child just forked for
+// "cmd > log 2>&1 &" holds the output until it has made its redirections) for every process
+// but pid $1 to let go of $1's stdout and stderr, then SIGKILLs, in rounds, those that still
+// hold them. Only the wait forks (sleep); the rounds use builtins. (No redirection may be
+// active around holds: it would change the very fds it compares with.)
+const killHolders = `holds() {
+	local f
+	for f in "$1"/fd/*; do
+		[[ $f -ef /proc/$2/fd/1 || $f -ef /proc/$2/fd/2 ]] && return 0
+	done
+	return 1
+}
+kill_holders() {
+	local round d found
+	for ((round = 0; round < 210; round++)); do
+		found=0
+		for d in /proc/[0-9]*; do
+			[ "${d#/proc/}" = "$1" ] && continue
+			if holds "$d" "$1"; then
+				found=1
+				[ $round -ge 10 ] && kill -9 "${d#/proc/}" 2>/dev/null
+			fi
+		done
+		[ $found = 0 ] && return
+		[ $round -lt 10 ] && { sleep 0.05 2>/dev/null || round=9; }
+	done
+}
+`
+
+// TagWrapper returns a bash script that runs prelude, which must make sure the command's
+// processes carry LATENT_EXEC=<tag> and leave the command in "$@"; the script then runs the
+// command and, when it exits, kills the processes still holding its output and exits with the
+// command's status.
 func TagWrapper(prelude string) string {
-	return killTagged + prelude + `
+	return killHolders + prelude + `
 "$@"
 rc=$?
-kill_tagged "$tag" $$
+kill_holders $$
 exit $rc`
 }
 

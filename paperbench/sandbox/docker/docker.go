@@ -5,12 +5,15 @@
 // the container's; GPUs are device requests. The Docker socket is never mounted: Create
 // refuses any mount whose source is a socket.
 //
-// A docker exec does not end when its command does if a background child still holds the
-// output, and the engine has no call that kills an exec. So each command runs under a bash
-// wrapper that tags every process it starts with LATENT_EXEC=<id> in the environment; when
-// the command exits, the wrapper kills every process carrying its tag, and a timeout (or a
-// cancelled context) runs the same killer in a second exec. A process that clears its own
-// environment escapes the tag; Close removes the whole container in any case.
+// The container is persistent: a process a command detaches (output redirected away from
+// the exec) keeps running until Close. A docker exec does not end when its command does if a
+// background child still holds the output, and the engine has no call that kills an exec.
+// So each command runs under a bash wrapper that, when the command exits, kills every
+// process still holding its stdout or stderr (after half a second's grace); and it tags
+// every process the command starts with LATENT_EXEC=<id> in the environment, so that a
+// timeout (or a cancelled context) kills the whole call, detached processes included, from a
+// second exec. A process that clears its own environment escapes the tag; Close removes the
+// whole container in any case.
 package docker
 
 import (
@@ -208,7 +211,7 @@ func (s *box) Info() sandbox.Info {
 	if s.spec.Network == sandbox.NetworkFull {
 		net = "network:bridge"
 	}
-	in := sandbox.Info{ID: s.id[:12], Backend: "docker", Enforced: []string{net, "namespaces:container", "tree-kill:env-tag"}}
+	in := sandbox.Info{ID: s.id[:12], Backend: "docker", Enforced: []string{net, "namespaces:container", "tree-kill:env-tag+output-holders", sandbox.Persistent + ":container"}}
 	for _, l := range []struct {
 		asked bool
 		name  string

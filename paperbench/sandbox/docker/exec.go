@@ -13,9 +13,10 @@ import (
 	"github.com/latentlab/latent/paperbench/sandbox"
 )
 
-// wrapper runs the command ("$@" after the tag) and, when it exits, kills what it left; the
-// engine sets LATENT_EXEC in the exec's environment.
-var wrapper = sandbox.TagWrapper("tag=$1; shift")
+// wrapper runs the command ("$@" after the tag) and, when it exits, kills the processes still
+// holding its output (those it detached with their output redirected live on); the engine
+// sets LATENT_EXEC in the exec's environment.
+var wrapper = sandbox.TagWrapper("shift")
 
 // killWait bounds the killer exec and the wait for the output to close after it.
 const killWait = 30 * time.Second

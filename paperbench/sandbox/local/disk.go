@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,10 +41,36 @@ func mountDisk(dir string, size int64) error {
 	return nil
 }
 
-// unmountDisk unmounts dir/fs when something is mounted there (its device differs from
-// dir's), lazily when it is still busy.
+// shmDir is the folder, in a persistent sandbox's folder, of the tmpfs the holder and every
+// Exec bind at /dev/shm.
+const shmDir = "shm"
+
+// mountShm mounts a tmpfs of size bytes (0: the kernel's default, half the memory) on
+// dir/shm, shared by all of a persistent sandbox's processes as /dev/shm. It needs root.
+func mountShm(dir string, size int64) error {
+	shm := filepath.Join(dir, shmDir)
+	if err := os.MkdirAll(shm, 0o755); err != nil {
+		return err
+	}
+	opts := "mode=1777"
+	if size > 0 {
+		opts += fmt.Sprintf(",size=%d", size)
+	}
+	if err := syscall.Mount("tmpfs", shm, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("sandbox local: /dev/shm tmpfs on %s: %w", shm, err)
+	}
+	return nil
+}
+
+// unmountDisk unmounts dir/shm and dir/fs where something is mounted.
 func unmountDisk(dir string) error {
-	fs := filepath.Join(dir, "fs")
+	return errors.Join(unmount(dir, shmDir), unmount(dir, "fs"))
+}
+
+// unmount unmounts dir/sub when something is mounted there (its device differs from dir's),
+// lazily when it is still busy.
+func unmount(dir, sub string) error {
+	fs := filepath.Join(dir, sub)
 	var a, b syscall.Stat_t
 	if syscall.Stat(dir, &a) != nil || syscall.Stat(fs, &b) != nil || a.Dev == b.Dev {
 		return nil

@@ -1,10 +1,18 @@
-// Package local is the daemon-less sandbox backend: each Exec runs in a fresh bubblewrap (bwrap)
-// container with every namespace unshared (user, pid, net, ipc, uts, cgroup), all capabilities
-// dropped and no network unless the spec asks for it. The host's system folders (/usr, /bin,
-// /lib*, /sbin, /etc) are bound read-only, or Spec.RootFS is used as the root instead; the only
-// writable folders, /submission, /tmp and /home, live under the sandbox's own folder in the
-// provider's base folder, next to a labels.json used for crash cleanup. Because each Exec is
-// its own pid namespace, nothing a command starts outlives it.
+// Package local is the daemon-less sandbox backend on bubblewrap (bwrap): every namespace
+// unshared (user, pid, net, ipc, uts, cgroup), all capabilities dropped and no network unless
+// the spec asks for it. The host's system folders (/usr, /bin, /lib*, /sbin, /etc) are bound
+// read-only, or Spec.RootFS is used as the root instead; the only writable folders,
+// /submission, /tmp and /home, live under the sandbox's own folder in the provider's base
+// folder, next to a labels.json used for crash cleanup.
+//
+// As root the sandbox is persistent, as a container is: one long-lived bwrap holds its
+// namespaces and every Exec joins them (see holder), so a process a command detaches keeps
+// running until Close. Without root every Exec is a fresh bwrap and nothing outlives it.
+// Either way, when a command exits, every process still holding its output half a second
+// later is killed (it would write into a closed pipe and hold Exec open); a process that let
+// go of the output (cmd > log 2>&1 &) was detached on purpose and lives on. A timeout or a
+// cancelled context kills the whole call: every process that inherited the call's
+// LATENT_EXEC tag, detached or not, and every holder of its output.
 //
 // Limits, each reported in Info as enforced or not: memory, processes and CPU through a
 // cgroup (v1 or v2) per sandbox where the host lets latent create one, else RLIMIT_AS and
@@ -40,7 +48,10 @@ var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // Provider creates bubblewrap sandboxes under Base.
 type Provider struct {
 	Base  string // folder holding one sub-folder per sandbox
-	Bwrap string // bwrap binary; empty = looked up on PATH
+	Bwrap string // bwrap binary
+	// Nsenter is util-linux nsenter, set when sandboxes can be persistent (root); empty =
+	// every Exec is a fresh sandbox.
+	Nsenter string
 }
 
 // New returns a provider rooted at base, failing with an install hint when bwrap is missing.
@@ -52,7 +63,11 @@ func New(base string) (*Provider, error) {
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox local: base folder: %w", err)
 	}
-	return &Provider{Base: base, Bwrap: bw}, nil
+	p := &Provider{Base: base, Bwrap: bw}
+	if ns, err := exec.LookPath("nsenter"); err == nil && os.Geteuid() == 0 {
+		p.Nsenter = ns
+	}
+	return p, nil
 }
 
 // Name implements sandbox.Provider.
@@ -143,8 +158,10 @@ func readCgroups(dir string) cgroups {
 	return cg
 }
 
-// removeSandbox removes a sandbox's control groups and disk mount, then its folder.
+// removeSandbox kills a sandbox's holder, removes its control groups and disk mount, then
+// its folder.
 func removeSandbox(dir string, cg cgroups) error {
+	killRecordedHolder(dir)
 	err := errors.Join(cg.remove(), unmountDisk(dir))
 	if err != nil {
 		return err
@@ -171,6 +188,10 @@ type box struct {
 	diskErr string
 	mu      sync.Mutex
 	closed  bool
+	holder  *holder // the persistent sandbox's namespaces; nil before the first Exec
+	// shmMounted: the persistent sandbox's /dev/shm tmpfs is mounted (at the first Exec).
+	shmMounted bool
+	execs      int // Execs so far, for their tags
 }
 
 // host maps a writable sandbox folder to its host folder.
@@ -204,7 +225,12 @@ func (s *box) hostPath(p string) (string, error) {
 // ignores for root, so as root without cgroups the process limit is reported unenforced).
 func (s *box) Info() sandbox.Info {
 	in := sandbox.Info{ID: s.id, Backend: "local",
-		Enforced: []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none", "cputime:rlimit-on-timeout"}}
+		Enforced: []string{"network:" + string(cmpOr(s.spec.Network, sandbox.NetworkNone)), "namespaces:all", "capabilities:none", "tree-kill:env-tag+output-pipe"}}
+	if s.p.Nsenter != "" {
+		in.Enforced = append(in.Enforced, sandbox.Persistent+":joined-namespaces")
+	} else {
+		in.Unenforced = append(in.Unenforced, sandbox.Persistent+" (joining a running sandbox's namespaces needs root and nsenter; every command runs in a fresh sandbox)")
+	}
 	add := func(asked bool, ok bool, enforced, missing string) {
 		switch {
 		case !asked:
@@ -231,42 +257,96 @@ func cmpOr(n, d sandbox.Network) sandbox.Network {
 	return n
 }
 
-func (s *box) argv(req sandbox.ExecRequest) ([]string, error) {
-	a := []string{"--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent", "--new-session"}
+// freshNamespaces are the bwrap options that create the sandbox's namespaces.
+func (s *box) freshNamespaces() []string {
+	a := []string{"--unshare-all", "--unshare-user"}
 	if s.spec.Network == sandbox.NetworkFull {
 		a = append(a, "--share-net")
 	}
+	return a
+}
+
+// fsArgs are the bwrap options shared by the holder and every Exec: no capabilities, the
+// root, /proc, /dev, then shm (the options that make /dev/shm), the writable folders and the
+// mounts.
+func (s *box) fsArgs(shm []string) []string {
+	a := []string{"--cap-drop", "ALL", "--die-with-parent", "--new-session"}
 	if s.spec.RootFS != "" {
 		a = append(a, "--ro-bind", s.spec.RootFS, "/")
 	} else {
 		a = append(a, HostSystem()...)
 	}
-	a = append(a, "--proc", "/proc", "--dev", "/dev")
-	if s.spec.ShmBytes > 0 {
-		a = append(a, "--size", strconv.FormatInt(s.spec.ShmBytes, 10), "--tmpfs", "/dev/shm")
-	}
+	a = append(append(a, "--proc", "/proc", "--dev", "/dev"), shm...)
 	for _, w := range writable {
 		a = append(a, "--bind", s.host(w), w)
 	}
 	for _, m := range s.spec.Mounts {
 		a = append(a, "--ro-bind", m.Source, m.Target)
 	}
-	a = append(a, "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "--setenv", "HOME", "/home")
-	for _, env := range []map[string]string{s.spec.Env, req.Env} {
+	return a
+}
+
+// shmArgs make /dev/shm: in a persistent sandbox the tmpfs in its folder, shared by all its
+// processes; else a tmpfs of the asked size (nothing asked: bwrap's /dev has its own).
+func (s *box) shmArgs(persistent bool) []string {
+	switch {
+	case persistent:
+		return []string{"--bind", filepath.Join(s.dir, shmDir), "/dev/shm"}
+	case s.spec.ShmBytes > 0:
+		return []string{"--size", strconv.FormatInt(s.spec.ShmBytes, 10), "--tmpfs", "/dev/shm"}
+	}
+	return nil
+}
+
+// envArgs clear the environment and set PATH, HOME, the spec's and the request's variables
+// and, when tag is set, the call's tag.
+func (s *box) envArgs(env map[string]string, tag string) []string {
+	a := []string{"--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "--setenv", "HOME", "/home"}
+	for _, env := range []map[string]string{s.spec.Env, env} {
 		for k, v := range env {
 			a = append(a, "--setenv", k, v)
 		}
 	}
-	a = append(a, "--chdir", cmpStr(req.Dir, s.spec.Workdir, "/submission"), "--")
+	if tag != "" {
+		a = append(a, "--setenv", tagVar, tag)
+	}
+	return a
+}
+
+// command is the argv that runs the request inside bwrap.
+func command(req sandbox.ExecRequest) ([]string, error) {
 	switch {
 	case req.Shell != "" && len(req.Argv) == 0:
-		a = append(a, "bash", "-c", req.Shell)
+		return []string{"bash", "-c", req.Shell}, nil
 	case req.Shell == "" && len(req.Argv) > 0:
-		a = append(a, req.Argv...)
+		return req.Argv, nil
 	default:
 		return nil, errors.New("sandbox local: exactly one of Argv and Shell must be set")
 	}
-	return a, nil
+}
+
+// execArgv is the full host argv of one Exec, and the files it passes from fd 3 on: the
+// cgroup and rlimit prefix, then a bwrap that joins the holder's namespaces (h set) or
+// makes fresh ones.
+func (s *box) execArgv(h *holder, req sandbox.ExecRequest, tag string) ([]string, []*os.File, error) {
+	cmdline, err := command(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	argv := append(s.cg.argv(), s.limits()...)
+	ns, files := s.freshNamespaces(), []*os.File(nil)
+	if h != nil {
+		var prefix []string
+		if prefix, ns, files, err = h.joinArgs(s.p.Nsenter); err != nil {
+			return nil, nil, err
+		}
+		argv = append(argv, prefix...)
+	}
+	argv = append(append(argv, s.p.Bwrap), ns...)
+	argv = append(argv, s.fsArgs(s.shmArgs(h != nil))...)
+	argv = append(argv, s.envArgs(req.Env, tag)...)
+	argv = append(argv, "--chdir", cmpStr(req.Dir, s.spec.Workdir, "/submission"), "--")
+	return append(argv, cmdline...), files, nil
 }
 
 func cmpStr(v ...string) string {
@@ -297,8 +377,10 @@ func HostSystem() []string {
 	return a
 }
 
-// limits returns the prlimit prefix for the spec's rlimits.
-func (s *box) limits(timeout time.Duration) []string {
+// limits returns the prlimit prefix for the spec's rlimits. (No RLIMIT_CPU: it counts every
+// thread of a process and would outlive the call in a detached process; the timeout kill
+// does not need it.)
+func (s *box) limits() []string {
 	var a []string
 	if s.spec.MemBytes > 0 && !s.cg.enforces("memory:cgroup") {
 		a = append(a, "--as="+strconv.FormatInt(s.spec.MemBytes, 10))
@@ -306,61 +388,72 @@ func (s *box) limits(timeout time.Duration) []string {
 	if s.spec.MaxProcs > 0 && !s.cg.enforces("pids:cgroup") {
 		a = append(a, "--nproc="+strconv.Itoa(s.spec.MaxProcs))
 	}
-	if timeout > 0 {
-		a = append(a, "--cpu="+strconv.Itoa(int(timeout.Seconds())+1))
-	}
 	if len(a) == 0 {
 		return nil
 	}
 	return append(append([]string{"prlimit"}, a...), "--")
 }
 
-// Exec implements sandbox.Sandbox. The command runs under bwrap's pid-namespace init, so when
-// the command exits the init exits and the kernel kills everything it left behind (background
-// children holding the output open included). The timeout kills bwrap's process group; bwrap's
-// init then dies (--die-with-parent) and takes the namespace with it. Stdin is fed through a
-// pipe that is closed when the command ends, so a reader that never reaches EOF cannot hold
-// Exec open.
+// drainWait bounds the wait for the output to close once the call's processes are killed.
+const drainWait = 10 * time.Second
+
+// Exec implements sandbox.Sandbox. The command's output is a pipe latent made; when the
+// command exits, every process still holding that pipe half a second later is killed, so
+// Exec returns then, while a process that let go of the output lives on (in a persistent
+// sandbox). The timeout, or a cancelled ctx, kills bwrap's process group and every process
+// carrying the call's tag. Stdin is fed through a pipe that is closed when the command ends,
+// so a reader that never reaches EOF cannot hold Exec open.
 func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecResult, error) {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return sandbox.ExecResult{}, errors.New("sandbox local: exec on a closed sandbox")
-	}
-	args, err := s.argv(req)
+	h, tag, err := s.prepareExec()
 	if err != nil {
 		return sandbox.ExecResult{}, err
 	}
-	argv := append(append(s.cg.argv(), s.limits(req.Timeout)...), append([]string{s.p.Bwrap}, args...)...)
+	argv, files, err := s.execArgv(h, req, tag)
+	if err != nil {
+		return sandbox.ExecResult{}, err
+	}
+	defer closeAll(files)
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if req.Timeout > 0 {
 		cctx, cancel = context.WithTimeout(ctx, req.Timeout)
 	}
 	defer cancel()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	capture := sandbox.NewCapture(req.OutputLimit)
-	var out io.Writer = capture
-	if req.Stream != nil {
-		out = io.MultiWriter(capture, req.Stream)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.ExtraFiles = files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out, err := newOutput(req)
+	if err != nil {
+		return sandbox.ExecResult{}, err
+	}
+	cmd.Stdout, cmd.Stderr = out.w, out.w
 	stdin, err := feedStdin(cmd, req.Stdin)
 	if err != nil {
+		out.close()
 		return sandbox.ExecResult{}, err
 	}
 	start := time.Now()
 	err = cmd.Start()
 	stdin.started()
+	out.started()
 	if err != nil {
 		stdin.stop()
+		out.close()
 		return sandbox.ExecResult{}, fmt.Errorf("sandbox local: start bwrap: %w", err)
 	}
-	werr, timedOut := wait(ctx, cctx, cmd)
+	// In a fresh sandbox, the kernel kills what the call left with its pid namespace; in a
+	// persistent one, the call's processes are found by tag and by output.
+	werr, timedOut := wait(ctx, cctx, cmd, func() {
+		if h != nil {
+			killCall(h.pidNS, out.stat, tag)
+		}
+	})
 	stdin.stop()
-	res := sandbox.ExecResult{TimedOut: timedOut, Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
-	res.Output, res.Truncated = capture.Bytes()
+	if h != nil {
+		killHolders(h.pidNS, out.stat)
+	}
+	res := sandbox.ExecResult{TimedOut: timedOut, ExitCode: cmd.ProcessState.ExitCode()}
+	res.Output, res.Truncated = out.finish()
+	res.Duration = time.Since(start)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -371,9 +464,40 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	return res, nil
 }
 
-// wait waits for cmd, killing its process group when cctx ends first; timedOut is true when
-// cctx ended on its own deadline rather than through the caller's ctx.
-func wait(ctx, cctx context.Context, cmd *exec.Cmd) (err error, timedOut bool) {
+// prepareExec checks that the sandbox is open, starts its holder (and mounts its /dev/shm)
+// when it is persistent and has none running (first Exec, or the holder died), and returns
+// the call's tag.
+func (s *box) prepareExec() (*holder, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, "", errors.New("sandbox local: exec on a closed sandbox")
+	}
+	s.execs++
+	tag := fmt.Sprintf("%s-%d-%d", s.id, s.execs, time.Now().UnixNano())
+	if s.p.Nsenter == "" {
+		return nil, tag, nil
+	}
+	if !s.shmMounted {
+		if err := mountShm(s.dir, s.spec.ShmBytes); err != nil {
+			return nil, "", err
+		}
+		s.shmMounted = true
+	}
+	if s.holder == nil || !s.holder.alive() {
+		h, err := s.startHolder()
+		if err != nil {
+			return nil, "", err
+		}
+		s.holder = h
+	}
+	return s.holder, tag, nil
+}
+
+// wait waits for cmd, killing its process group and then the rest of the call (kill) when
+// cctx ends first; timedOut is true when cctx ended on its own deadline rather than through
+// the caller's ctx.
+func wait(ctx, cctx context.Context, cmd *exec.Cmd, kill func()) (err error, timedOut bool) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -381,8 +505,62 @@ func wait(ctx, cctx context.Context, cmd *exec.Cmd) (err error, timedOut bool) {
 		return err, false
 	case <-cctx.Done():
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		kill()
 		return <-done, ctx.Err() == nil
 	}
+}
+
+// output is an Exec's stdout and stderr: an OS pipe (so that the processes holding it can
+// be found by its inode) copied into the capped capture and the live stream.
+type output struct {
+	r, w    *os.File
+	stat    os.FileInfo
+	capture *sandbox.Capture
+	copied  chan struct{}
+}
+
+func newOutput(req sandbox.ExecRequest) (*output, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox local: output pipe: %w", err)
+	}
+	fi, err := r.Stat()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sandbox local: output pipe: %w", err)
+	}
+	o := &output{r: r, w: w, stat: fi, capture: sandbox.NewCapture(req.OutputLimit), copied: make(chan struct{})}
+	var dst io.Writer = o.capture
+	if req.Stream != nil {
+		dst = io.MultiWriter(o.capture, req.Stream)
+	}
+	go func() {
+		io.Copy(dst, r)
+		close(o.copied)
+	}()
+	return o, nil
+}
+
+// started drops latent's copy of the write end once the command holds its own.
+func (o *output) started() { o.w.Close() }
+
+// close ends the output of a command that never started.
+func (o *output) close() {
+	o.w.Close()
+	o.r.Close()
+	<-o.copied
+}
+
+// finish waits (within drainWait) for the last writer to go, then returns the kept output.
+func (o *output) finish() ([]byte, bool) {
+	select {
+	case <-o.copied:
+	case <-time.After(drainWait):
+	}
+	o.r.Close()
+	<-o.copied
+	return o.capture.Bytes()
 }
 
 // stdinPipe copies a caller's stdin into the command through an OS pipe that Exec closes when
@@ -444,7 +622,8 @@ func (s *box) GetTar(ctx context.Context, path string) (io.ReadCloser, error) {
 	return pr, nil
 }
 
-// Close implements sandbox.Sandbox: it removes the sandbox's folder; safe to call twice.
+// Close implements sandbox.Sandbox: it kills the holder (and with it every process in the
+// sandbox) and removes the sandbox's folder; safe to call twice.
 func (s *box) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -452,6 +631,9 @@ func (s *box) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
+	if s.holder != nil {
+		s.holder.stop()
+	}
 	if err := removeSandbox(s.dir, s.cg); err != nil {
 		return fmt.Errorf("sandbox local: close: %w", err)
 	}

@@ -169,3 +169,112 @@ func benchProvider(b *testing.B) *Provider {
 	}
 	return p
 }
+
+// persistent creates a sandbox that must be persistent (root), skipping otherwise.
+func persistent(t *testing.T) sandbox.Sandbox {
+	t.Helper()
+	s, err := provider(t).Create(context.Background(), sandbox.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	if !slices.Contains(s.Info().Enforced, sandbox.Persistent+":joined-namespaces") {
+		if os.Geteuid() == 0 {
+			t.Fatalf("not persistent as root: %v", s.Info().Unenforced)
+		}
+		t.Skipf("not persistent without root: %v", s.Info().Unenforced)
+	}
+	return s
+}
+
+func shell(t *testing.T, s sandbox.Sandbox, cmd string) string {
+	t.Helper()
+	r, err := s.Exec(context.Background(), sandbox.ExecRequest{Shell: cmd, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(r.Output)
+}
+
+// TestDetachedServerOnLoopback: a server one exec starts in the background answers the next
+// exec on 127.0.0.1 (the network namespace is the sandbox's, not the exec's), and /dev/shm is
+// shared too.
+func TestDetachedServerOnLoopback(t *testing.T) {
+	s := persistent(t)
+	shell(t, s, `cd /tmp && echo served > index.html && echo shm > /dev/shm/x && nohup python3 -m http.server 8765 --bind 127.0.0.1 > /tmp/server.log 2>&1 &`)
+	out := shell(t, s, `for i in $(seq 100); do exec 3<>/dev/tcp/127.0.0.1/8765 && break; sleep 0.1; done 2>/dev/null
+printf 'GET /index.html HTTP/1.0\r\n\r\n' >&3; cat <&3; cat /dev/shm/x`)
+	if !strings.Contains(out, "served") || !strings.HasSuffix(out, "shm\n") {
+		t.Fatalf("the detached server or /dev/shm is gone in the next exec: %q", out)
+	}
+}
+
+// TestCloseKillsDetached: Close ends every process of the sandbox, detached ones included.
+func TestCloseKillsDetached(t *testing.T) {
+	s := persistent(t)
+	marker := "latent-close-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	shell(t, s, `(exec -a `+marker+` sleep 1000) > /dev/null 2>&1 &`)
+	for i := 0; i < 100 && countCmdline(marker) == 0; i++ {
+		time.Sleep(20 * time.Millisecond) // the background shell has yet to exec
+	}
+	if n := countCmdline(marker); n != 1 {
+		t.Fatalf("%d processes named %s after starting one", n, marker)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := countCmdline(marker); n != 0 {
+		t.Fatalf("%d processes named %s outlived Close", n, marker)
+	}
+}
+
+// countCmdline counts the host's processes whose command line starts with name.
+func countCmdline(name string) int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && strings.HasPrefix(string(b), name+"\x00") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestKillAllKeepsSandbox: an agent that kills every process it can (kill -9 -1) ends its
+// processes, not the sandbox: the next exec runs, with the files kept; the orphans the
+// sandbox's init inherits are reaped, not left as zombies.
+func TestKillAllKeepsSandbox(t *testing.T) {
+	s := persistent(t)
+	shell(t, s, `echo kept > /home/f; for i in $(seq 20); do (sleep 0.1 &); done; sleep 1 > /dev/null 2>&1 < /dev/null & kill -9 -1`)
+	time.Sleep(300 * time.Millisecond)
+	if out := shell(t, s, `cat /home/f; ps -eo stat= | grep -c Z`); out != "kept\n0\n" {
+		t.Fatalf("after kill -9 -1 (want the file and 0 zombies): %q", out)
+	}
+}
+
+// TestCleanupKillsHolder: Cleanup of a sandbox never closed (its run crashed) kills the
+// processes it still runs and removes its folder, /dev/shm mount included.
+func TestCleanupKillsHolder(t *testing.T) {
+	p := provider(t)
+	s, err := p.Create(context.Background(), sandbox.Spec{Labels: sandbox.Labels{"run": "crashed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Info().Enforced, sandbox.Persistent+":joined-namespaces") {
+		t.Skipf("not persistent here: %v", s.Info().Unenforced)
+	}
+	marker := "latent-cleanup-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	shell(t, s, `(exec -a `+marker+` sleep 1000) > /dev/null 2>&1 &`)
+	for i := 0; i < 100 && countCmdline(marker) == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := p.Cleanup(context.Background(), sandbox.Labels{"run": "crashed"}); n != 1 || err != nil {
+		t.Fatalf("cleanup: %d, %v", n, err)
+	}
+	if n := countCmdline(marker); n != 0 {
+		t.Fatalf("%d processes named %s outlived Cleanup", n, marker)
+	}
+	if _, err := os.Stat(s.(*box).dir); err == nil {
+		t.Fatalf("%s left behind", s.(*box).dir)
+	}
+}

@@ -1,6 +1,7 @@
 // Package sandboxtest is the conformance suite every sandbox backend must pass: exec and exit
-// codes, timeouts that kill the whole tree, output caps, tar in and out with odd names, no
-// network to the host's loopback, host files out of reach, idempotent close and cleanup.
+// codes, timeouts that kill the whole tree, a persistent computer (a detached process lives
+// on to the next exec), output caps, tar in and out with odd names, no network to the host's
+// loopback, host files out of reach, idempotent close and cleanup.
 package sandboxtest
 
 import (
@@ -31,6 +32,8 @@ func Run(t *testing.T, p sandbox.Provider) {
 		{"exit-code", testExitCode},
 		{"timeout-kills-tree", testTimeout},
 		{"exit-ends-background", testExitEndsBackground},
+		{"detached-survives", testDetachedSurvives},
+		{"timeout-kills-detached", testTimeoutKillsDetached},
 		{"stdin-never-ends", testStdinNeverEnds},
 		{"output-cap", testOutputCap},
 		{"tar-round-trip", testTar},
@@ -154,6 +157,46 @@ func testExitEndsBackground(t *testing.T, s sandbox.Sandbox) {
 	time.Sleep(time.Second)
 	if b := beats(t, s, "/tmp/bg"); b != a {
 		t.Fatalf("background child outlived its command: %d then %d heartbeats", a, b)
+	}
+}
+
+// detachedLoop is a heartbeat loop into file, detached: its output goes to /dev/null, not to
+// the command's.
+func detachedLoop(file string) string {
+	return "bash -c 'while true; do date +%s%N >> " + file + "; sleep 0.1; done' > /dev/null 2>&1 < /dev/null &"
+}
+
+// testDetachedSurvives: a background process started by one exec, with its output
+// redirected, is still alive in the next exec; the exec that started it returned at once.
+func testDetachedSurvives(t *testing.T, s sandbox.Sandbox) {
+	for _, u := range s.Info().Unenforced {
+		if strings.HasPrefix(u, sandbox.Persistent) {
+			t.Skipf("the backend keeps no process between execs here: %s", u)
+		}
+	}
+	r := runBounded(t, s, sandbox.ExecRequest{Shell: detachedLoop("/tmp/keep") + " echo started", Timeout: time.Minute})
+	if r.TimedOut || r.ExitCode != 0 || string(r.Output) != "started\n" {
+		t.Fatalf("starting a detached process: timed out %v exit %d output %q after %v", r.TimedOut, r.ExitCode, r.Output, r.Duration)
+	}
+	time.Sleep(300 * time.Millisecond)
+	a := beats(t, s, "/tmp/keep")
+	time.Sleep(time.Second)
+	if b := beats(t, s, "/tmp/keep"); a == 0 || b <= a {
+		t.Fatalf("the detached process died with its exec: %d then %d heartbeats", a, b)
+	}
+}
+
+// testTimeoutKillsDetached: a command that times out is killed with everything it started,
+// the processes it detached included.
+func testTimeoutKillsDetached(t *testing.T, s sandbox.Sandbox) {
+	r := runBounded(t, s, sandbox.ExecRequest{Shell: detachedLoop("/tmp/beat") + " sleep 60", Timeout: time.Second})
+	if !r.TimedOut {
+		t.Fatalf("sleep 60 under a 1 s timeout: timed out %v exit %d after %v", r.TimedOut, r.ExitCode, r.Duration)
+	}
+	a := beats(t, s, "/tmp/beat")
+	time.Sleep(time.Second)
+	if b := beats(t, s, "/tmp/beat"); a == 0 || b != a {
+		t.Fatalf("a process detached by a timed-out command survived: %d then %d heartbeats", a, b)
 	}
 }
 
