@@ -304,7 +304,7 @@ type box struct {
 
 // Info implements sandbox.Sandbox.
 func (s *box) Info() sandbox.Info {
-	in := sandbox.Info{ID: s.name, Backend: "kubernetes", Enforced: []string{"namespaces:pod", "tree-kill:env-tag",
+	in := sandbox.Info{ID: s.name, Backend: "kubernetes", Enforced: []string{"namespaces:pod", "tree-kill:env-tag+output-holders", sandbox.Persistent + ":pod",
 		"cpu:requests=limits", "memory:requests=limits", "service-account-token:none"}}
 	if s.policy {
 		in.Enforced = append(in.Enforced, "network:networkpolicy-deny-all (where the network plugin enforces NetworkPolicy)")
