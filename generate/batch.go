@@ -27,27 +27,46 @@ func (g *Generator) step(s, e []float32, S, pos, t int) []float32 {
 
 // BatcherOptions configure a Batcher. Zero values take the defaults.
 type BatcherOptions struct {
-	MaxRows int           // positions per batched pass (default 64)
-	Window  time.Duration // the longest a pass waits for the rows of the previous one (default 5 ms)
-	// OnBatch, when set, is called after each batched pass with its rows and requests.
-	OnBatch func(rows, requests int)
+	MaxRows int // positions of short rows (at most kernels.MaxRowwise each) per batched pass (default 64)
+	// PrefillChunk is how many positions of long rows (prefills, speculative verification) a
+	// pass computes at most: a longer prefill is cut into chunks of about this size, one per
+	// pass, interleaved with the other requests' steps (default 64, at least model.MinChunkRows).
+	PrefillChunk int
+	Window       time.Duration // the longest a pass waits for the rows of the previous one (default 5 ms)
+	// OnBatch, when set, is called after each batched pass with the rows it computed (a row's
+	// Cache tells its request).
+	OnBatch func(rows []model.Row)
 }
+
+// DefaultPrefillChunk is the prefill chunk when BatcherOptions.PrefillChunk is 0.
+const DefaultPrefillChunk = 64
 
 // Batcher is continuous depth batching: generators running concurrently (each in its own
 // goroutine, each with its own decoding loop, criterion and cache) hand it their recurrences
-// and their coda-and-head evaluations, and it runs the pending ones together through
-// model.StepRows and model.LastLogitsRows, one product per weight matrix for all rows, whatever
-// recurrence, position or request each row is at. Requests join and leave between any two
-// recurrences. Since both equal running alone bitwise, every request's tokens are those it
-// would get alone.
+// and their coda-and-head evaluations, and it runs them in passes. The short rows of a pass
+// (decode steps) go through model.StepRows and model.LastLogitsRows together, one product per
+// weight matrix for all of them, whatever recurrence, position or request each row is at; long
+// rows run one by one in the same pass, after the short ones. Requests join and leave between
+// any two recurrences. Since both equal running alone bitwise, every request's tokens are those
+// it would get alone.
 //
-// A pass starts with the first pending call, takes every other pending one, and waits for the
-// requests of the previous pass that have not come back yet (they may be checking their
-// criterion, sampling, or done) as long as the previous pass took, at most Window, and at most
-// four times the delay after which members usually call again: waiting costs at most as much
-// as it can gain, and a member that is not coming soon does not hold the pass up. Rows longer
-// than kernels.MaxRowwise (prefills, speculative verification) gain nothing from sharing the
-// weights and would hold up the pass: they run at once on the caller's goroutine.
+// Chunked prefill: a long prompt's recurrence (and its coda) is cut into chunks of
+// PrefillChunk positions (model.ChunkBounds), each chunk taking all blocks before the next, one
+// chunk per pass, so other requests advance a step between any two chunks instead of waiting
+// for the whole prompt. Every chunk has at least model.MinChunkRows positions, so its products
+// compute each row exactly as the whole prompt's product does, and a chunk's attention reads
+// the keys of the earlier chunks at the same recurrence: the states, KV cache and logits are
+// those of the unchunked prefill, bitwise. Cache strategies that fold two blocks of one
+// recurrence onto one slot (model.Cache.Chunkable) prefill whole. The prelude (a few blocks,
+// run once) stays on the request's goroutine.
+//
+// A pass starts with the first pending call, takes every other pending one within its budgets
+// (MaxRows short positions; PrefillChunk long positions, at least one long call), keeps the
+// rest for the next pass, and waits for the requests of the previous pass that have not come
+// back yet (they may be checking their criterion, sampling, or done) as long as the previous
+// pass took, at most Window, and at most four times the delay after which members usually
+// call again: waiting costs at most as much as it can gain, and a member that is not coming
+// soon does not hold the pass up.
 type Batcher struct {
 	opt   BatcherOptions
 	calls chan *stepCall
@@ -56,20 +75,36 @@ type Batcher struct {
 	once  sync.Once
 }
 
-// stepCall is one row waiting for a pass: a recurrence, or (logits) the coda and head.
+// callKind is what a call computes.
+type callKind int
+
+const (
+	kindStep   callKind = iota // a recurrence
+	kindLogits                 // the coda, and the head on the last position
+	kindCoda                   // the coda alone (a prefill chunk before the last): its KV entries
+)
+
+// stepCall is one row waiting for a pass.
 type stepCall struct {
-	m      *model.Model
-	row    model.Row
-	logits bool
-	out    []float32
-	done   chan struct{}
+	m    *model.Model
+	row  model.Row
+	kind callKind
+	out  []float32
+	done chan struct{}
 }
+
+// long reports whether the call's row runs on its own rather than in the shared products.
+func (c *stepCall) long() bool { return c.row.N > kernels.MaxRowwise }
 
 // NewBatcher starts a batcher; Close stops it.
 func NewBatcher(opt BatcherOptions) *Batcher {
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = 64
 	}
+	if opt.PrefillChunk <= 0 {
+		opt.PrefillChunk = DefaultPrefillChunk
+	}
+	opt.PrefillChunk = max(opt.PrefillChunk, model.MinChunkRows)
 	if opt.Window <= 0 {
 		opt.Window = 5 * time.Millisecond
 	}
@@ -84,22 +119,51 @@ func (b *Batcher) Close() {
 	<-b.done
 }
 
-// Step runs one recurrence of row within the next batched pass.
+// Step runs one recurrence of row within the next batched passes.
 func (b *Batcher) Step(m *model.Model, row model.Row) []float32 {
-	return b.call(&stepCall{m: m, row: row})
+	return b.chunked(&stepCall{m: m, row: row, kind: kindStep})
 }
 
-// LastLogits runs row's coda and head within the next batched pass.
+// LastLogits runs row's coda and head within the next batched passes.
 func (b *Batcher) LastLogits(m *model.Model, row model.Row) []float32 {
-	return b.call(&stepCall{m: m, row: row, logits: true})
+	return b.chunked(&stepCall{m: m, row: row, kind: kindLogits})
 }
 
-// call queues c for the next pass and waits for it; long rows, and every row once the batcher
-// is closed, run at once on the caller's goroutine.
-func (b *Batcher) call(c *stepCall) []float32 {
-	if c.row.N > kernels.MaxRowwise {
-		return alone(c)
+// chunked runs c as one call, or, for a long prefill, as one call per chunk in order (the coda
+// of all but the last chunk only writing its KV entries), and joins the results.
+func (b *Batcher) chunked(c *stepCall) []float32 {
+	bounds := []int{0, c.row.N}
+	if c.row.Cache != nil && c.row.Cache.Chunkable() {
+		bounds = model.ChunkBounds(c.row.N, b.opt.PrefillChunk)
 	}
+	if len(bounds) == 2 {
+		return b.call(c)
+	}
+	h := c.m.Config.NEmbd
+	var states, logits []float32
+	if c.kind == kindStep {
+		states = make([]float32, c.row.N*h)
+	}
+	for i := 1; i < len(bounds); i++ {
+		part := &stepCall{m: c.m, row: c.row.Chunk(bounds[i-1], bounds[i], h), kind: c.kind}
+		if c.kind == kindLogits && i < len(bounds)-1 {
+			part.kind = kindCoda
+		}
+		out := b.call(part)
+		if c.kind == kindStep {
+			copy(states[bounds[i-1]*h:], out)
+		}
+		logits = out
+	}
+	if c.kind == kindStep {
+		return states
+	}
+	return logits
+}
+
+// call queues c for a pass and waits for it; once the batcher is closed, calls run at once on
+// the caller's goroutine.
+func (b *Batcher) call(c *stepCall) []float32 {
 	c.done = make(chan struct{})
 	select {
 	case b.calls <- c:
@@ -117,8 +181,14 @@ func alone(c *stepCall) []float32 {
 
 // run computes rows of c's kind on c's model.
 func (c *stepCall) run(rows []model.Row) [][]float32 {
-	if c.logits {
+	switch c.kind {
+	case kindLogits:
 		return c.m.LastLogitsRows(rows)
+	case kindCoda:
+		for _, r := range rows {
+			c.m.Coda(r.S, r.N, r.Pos, r.Cache)
+		}
+		return make([][]float32, len(rows))
 	}
 	return c.m.StepRows(rows)
 }
@@ -126,14 +196,26 @@ func (c *stepCall) run(rows []model.Row) [][]float32 {
 func (b *Batcher) loop() {
 	defer close(b.done)
 	var p pace
+	var held []*stepCall // calls over the last pass's budgets, first in the next
+	defer func() {       // closing: the held calls' callers are still waiting
+		for _, c := range held {
+			c.out = alone(c)
+			close(c.done)
+		}
+	}()
 	for {
 		var first *stepCall
-		select {
-		case first = <-b.calls:
-		case <-b.quit:
-			return
+		if len(held) > 0 {
+			first, held = held[0], held[1:]
+		} else {
+			select {
+			case first = <-b.calls:
+			case <-b.quit:
+				return
+			}
 		}
-		batch := b.gather(first, &p)
+		var batch []*stepCall
+		batch, held = b.gather(first, held, &p)
 		p.members = map[*model.Cache]bool{}
 		for _, c := range batch {
 			p.members[c.row.Cache] = true
@@ -177,11 +259,44 @@ func (p *pace) returned(now time.Time) {
 	p.back = (3*p.back + d) / 4
 }
 
-// gather collects the pass that starts with first: every pending call, and the members of
-// the previous pass that call before the deadline.
-func (b *Batcher) gather(first *stepCall, p *pace) []*stepCall {
-	batch := []*stepCall{first}
-	rows := first.row.N
+// budget is what a pass may still take: short positions and long positions.
+type budget struct {
+	short, long int
+	anyLong     bool // a long call is in: the long budget binds
+}
+
+// take reports whether c fits, and if so counts it.
+func (bu *budget) take(c *stepCall) bool {
+	if !c.long() {
+		if c.row.N > bu.short {
+			return false
+		}
+		bu.short -= c.row.N
+		return true
+	}
+	if bu.anyLong && c.row.N > bu.long {
+		return false
+	}
+	bu.long -= c.row.N
+	bu.anyLong = true
+	return true
+}
+
+// full reports whether nothing more can join.
+func (bu *budget) full() bool { return bu.short <= 0 && bu.anyLong && bu.long <= 0 }
+
+// gather collects the pass that starts with first: the held calls and every pending call
+// within the budgets, and the members of the previous pass that call before the deadline. It
+// returns the pass and the calls held over for the next one.
+func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, over []*stepCall) {
+	bu := budget{short: b.opt.MaxRows, long: b.opt.PrefillChunk}
+	add := func(c *stepCall) {
+		if bu.take(c) {
+			batch = append(batch, c)
+		} else {
+			over = append(over, c)
+		}
+	}
 	waiting := len(p.members) // members not yet in
 	arrive := func(c *stepCall) {
 		if p.members[c.row.Cache] {
@@ -189,10 +304,16 @@ func (b *Batcher) gather(first *stepCall, p *pace) []*stepCall {
 			p.returned(time.Now())
 		}
 	}
+	batch = []*stepCall{first}
+	bu.take(first)
+	for _, c := range held {
+		add(c)
+		arrive(c)
+	}
 	arrive(first)
 	timer := time.NewTimer(time.Until(p.deadline(b.opt.Window)))
 	defer timer.Stop()
-	for rows < b.opt.MaxRows {
+	for !bu.full() {
 		var c *stepCall
 		if waiting > 0 {
 			select {
@@ -201,48 +322,57 @@ func (b *Batcher) gather(first *stepCall, p *pace) []*stepCall {
 				waiting = 0
 				continue
 			case <-b.quit:
-				return batch
+				return batch, over
 			}
 		} else {
 			select {
 			case c = <-b.calls:
 			default:
-				return batch
+				return batch, over
 			}
 		}
 		arrive(c)
-		batch = append(batch, c)
-		rows += c.row.N
+		add(c)
 	}
-	return batch
+	return batch, over
 }
 
-// run computes a pass, one StepRows or LastLogitsRows per model and kind, and wakes its callers.
+// run computes a pass: the short rows first, one StepRows or LastLogitsRows per model and
+// kind, waking their callers; then the long rows one by one.
 func (b *Batcher) run(batch []*stepCall) {
 	type group struct {
-		m      *model.Model
-		logits bool
+		m    *model.Model
+		kind callKind
 	}
 	groups := map[group][]*stepCall{}
+	var long []*stepCall
 	for _, c := range batch {
-		k := group{c.m, c.logits}
+		if c.long() {
+			long = append(long, c)
+			continue
+		}
+		k := group{c.m, c.kind}
 		groups[k] = append(groups[k], c)
 	}
-	rows := 0
 	for _, calls := range groups {
 		in := make([]model.Row, len(calls))
 		for i, c := range calls {
 			in[i] = c.row
-			rows += c.row.N
 		}
 		for i, out := range calls[0].run(in) {
 			calls[i].out = out
+			close(calls[i].done)
 		}
 	}
-	for _, c := range batch {
+	for _, c := range long {
+		c.out = alone(c)
 		close(c.done)
 	}
 	if b.opt.OnBatch != nil {
-		b.opt.OnBatch(rows, len(batch))
+		rows := make([]model.Row, len(batch))
+		for i, c := range batch {
+			rows[i] = c.row
+		}
+		b.opt.OnBatch(rows)
 	}
 }
