@@ -46,7 +46,7 @@ const DefaultPrefillChunk = 64
 // and their coda-and-head evaluations, and it runs them in passes. The short rows of a pass
 // (decode steps) go through model.StepRows and model.LastLogitsRows together, one product per
 // weight matrix for all of them, whatever recurrence, position or request each row is at; long
-// rows run one by one in the same pass, after the short ones. Requests join and leave between
+// rows run beside them in the same pass, each on its own. Requests join and leave between
 // any two recurrences. Since both equal running alone bitwise, every request's tokens are those
 // it would get alone.
 //
@@ -337,8 +337,10 @@ func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, ove
 	return batch, over
 }
 
-// run computes a pass: the short rows first, one StepRows or LastLogitsRows per model and
-// kind, waking their callers; then the long rows one by one.
+// run computes a pass: the long rows each on a goroutine of its own (as they ran before
+// batching, so several prefills still share the cores), and meanwhile the short rows, one
+// StepRows or LastLogitsRows per model and kind, waking their callers as soon as they are
+// done; the pass ends when the long rows are done too.
 func (b *Batcher) run(batch []*stepCall) {
 	type group struct {
 		m    *model.Model
@@ -354,6 +356,13 @@ func (b *Batcher) run(batch []*stepCall) {
 		k := group{c.m, c.kind}
 		groups[k] = append(groups[k], c)
 	}
+	var wg sync.WaitGroup
+	for _, c := range long {
+		wg.Go(func() {
+			c.out = alone(c)
+			close(c.done)
+		})
+	}
 	for _, calls := range groups {
 		in := make([]model.Row, len(calls))
 		for i, c := range calls {
@@ -364,10 +373,7 @@ func (b *Batcher) run(batch []*stepCall) {
 			close(calls[i].done)
 		}
 	}
-	for _, c := range long {
-		c.out = alone(c)
-		close(c.done)
-	}
+	wg.Wait()
 	if b.opt.OnBatch != nil {
 		rows := make([]model.Row, len(batch))
 		for i, c := range batch {

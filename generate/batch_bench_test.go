@@ -34,6 +34,7 @@ func BenchmarkDepthBatching(b *testing.B) {
 	tokens := benchInt(b, "LATENT_BENCH_TOKENS", 8)
 	promptLen := benchInt(b, "LATENT_BENCH_PROMPT", 4)
 	modes := map[string]*ExitOptions{"fixed-r32": nil, "kl": {Criterion: "kl"}}
+	runStreams(b, m, 1, 1, 1, Options{Steps: 1}) // reads every weight once: no reference run on a cold page cache
 	for _, mode := range benchList(b, "LATENT_BENCH_MODES", "fixed-r32,kl") {
 		exit, ok := modes[mode]
 		if !ok {

@@ -78,8 +78,8 @@ func longDigits(n int) []int {
 	return p
 }
 
-// parityChunk is the prefill chunk of the parity server.
-const parityChunk = 32
+// parityChunk is the prefill chunk of the parity server (32 while kernels.MaxRowwise ≤ 16).
+const parityChunk = model.MinChunkRows + 15
 
 func ptrF(v float64) *float64 { return &v }
 
