@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/latentlab/latent/model"
 )
@@ -29,8 +31,14 @@ import (
 // stream's first token to the first stream's last), and decode-x1 is its ratio. The modes
 // (LATENT_BENCH_MODES, default fixed-r32,kl) and stream counts (LATENT_BENCH_STREAMS, default
 // 1,2,4,8,16, the first taken as the reference) can be narrowed to keep a run short.
+// LATENT_BENCH_MLOCK=1 locks the core blocks' weights (all but a few percent of what a token
+// reads) in memory, so that on a machine short of memory the page cache cannot evict them
+// between passes and turn the figures into disk reads.
 func BenchmarkDepthBatching(b *testing.B) {
 	m := benchModel(b)
+	if os.Getenv("LATENT_BENCH_MLOCK") == "1" {
+		lockCore(b, m)
+	}
 	tokens := benchInt(b, "LATENT_BENCH_TOKENS", 8)
 	promptLen := benchInt(b, "LATENT_BENCH_PROMPT", 4)
 	modes := map[string]*ExitOptions{"fixed-r32": nil, "kl": {Criterion: "kl"}}
@@ -166,4 +174,32 @@ func decodeRate(times [][]time.Time) float64 {
 		}
 	}
 	return float64(n) / to.Sub(from).Seconds()
+}
+
+// lockCore locks the core blocks' weight matrices in memory (mlock) for the benchmark's run.
+func lockCore(b *testing.B, m *model.Model) {
+	var locked [][]byte
+	for i := range m.Weights.Core {
+		blk := &m.Weights.Core[i]
+		for _, w := range []*model.Matrix{&blk.Wqkv, &blk.Proj, &blk.FC, &blk.MLPProj} {
+			var mem []byte
+			switch {
+			case w.BF16 != nil:
+				mem = unsafe.Slice((*byte)(unsafe.Pointer(&w.BF16[0])), 2*len(w.BF16))
+			case w.F32 != nil:
+				mem = unsafe.Slice((*byte)(unsafe.Pointer(&w.F32[0])), 4*len(w.F32))
+			default:
+				continue
+			}
+			if err := syscall.Mlock(mem); err != nil {
+				b.Fatalf("LATENT_BENCH_MLOCK: locking %d MB of core weights: %v", len(mem)>>20, err)
+			}
+			locked = append(locked, mem)
+		}
+	}
+	b.Cleanup(func() {
+		for _, mem := range locked {
+			syscall.Munlock(mem)
+		}
+	})
 }
