@@ -28,9 +28,9 @@ func (g *Generator) step(s, e []float32, S, pos, t int) []float32 {
 // BatcherOptions configure a Batcher. Zero values take the defaults.
 type BatcherOptions struct {
 	MaxRows int // positions of short rows (at most kernels.MaxRowwise each) per batched pass (default 64)
-	// PrefillChunk is how many positions of long rows (prefills, speculative verification) a
-	// pass computes at most: a longer prefill is cut into chunks of about this size, one per
-	// pass, interleaved with the other requests' steps (default 64, at least model.MinChunkRows).
+	// PrefillChunk is how many positions of long rows (prefills, speculative verification) run
+	// at once beside the passes: a longer prefill is cut into chunks of about this size, run one
+	// after another while the other requests step (default 64, at least model.MinChunkRows).
 	PrefillChunk int
 	Window       time.Duration // the longest a pass waits for the rows of the previous one (default 5 ms)
 	// OnBatch, when set, is called after each batched pass with the rows it computed (a row's
@@ -45,34 +45,62 @@ const DefaultPrefillChunk = 64
 // goroutine, each with its own decoding loop, criterion and cache) hand it their recurrences
 // and their coda-and-head evaluations, and it runs them in passes. The short rows of a pass
 // (decode steps) go through model.StepRows and model.LastLogitsRows together, one product per
-// weight matrix for all of them, whatever recurrence, position or request each row is at; long
-// rows run beside them in the same pass, each on its own. Requests join and leave between
-// any two recurrences. Since both equal running alone bitwise, every request's tokens are those
-// it would get alone.
+// weight matrix for all of them, whatever recurrence, position or request each row is at. Long
+// rows (prefills, speculative verification) gain nothing from sharing the weights: each runs on
+// a goroutine of its own, beside the passes, and at most PrefillChunk long positions run at
+// once (at least one long call), so however many and however long the prompts, the passes keep
+// most of the machine. Requests join and leave between any two recurrences. Since both equal
+// running alone bitwise, every request's tokens are those it would get alone.
 //
 // Chunked prefill: a long prompt's recurrence (and its coda) is cut into chunks of
-// PrefillChunk positions (model.ChunkBounds), each chunk taking all blocks before the next, one
-// chunk per pass, so other requests advance a step between any two chunks instead of waiting
-// for the whole prompt. Every chunk has at least model.MinChunkRows positions, so its products
-// compute each row exactly as the whole prompt's product does, and a chunk's attention reads
-// the keys of the earlier chunks at the same recurrence: the states, KV cache and logits are
-// those of the unchunked prefill, bitwise. Cache strategies that fold two blocks of one
-// recurrence onto one slot (model.Cache.Chunkable) prefill whole. The prelude (a few blocks,
-// run once) stays on the request's goroutine.
+// PrefillChunk positions (model.ChunkBounds), each chunk taking all blocks before the next, so
+// a prompt never holds more than one chunk's work in flight and the other requests' steps go
+// on between its chunks. Every chunk has at least model.MinChunkRows positions, so its
+// products compute each row exactly as the whole prompt's product does, and a chunk's
+// attention reads the keys of the earlier chunks at the same recurrence: the states, KV cache
+// and logits are those of the unchunked prefill, bitwise. Cache strategies that fold two
+// blocks of one recurrence onto one slot (model.Cache.Chunkable) prefill whole. The prelude (a
+// few blocks, run once) stays on the request's goroutine.
 //
-// A pass starts with the first pending call, takes every other pending one within its budgets
-// (MaxRows short positions; PrefillChunk long positions, at least one long call), keeps the
-// rest for the next pass, and waits for the requests of the previous pass that have not come
-// back yet (they may be checking their criterion, sampling, or done) as long as the previous
-// pass took, at most Window, and at most four times the delay after which members usually
-// call again: waiting costs at most as much as it can gain, and a member that is not coming
-// soon does not hold the pass up.
+// A pass starts with the first pending call that fits the budgets (MaxRows short positions;
+// long positions up to PrefillChunk with those still running), takes every other pending one
+// that fits, holds the rest for later passes, and waits for the requests of the previous pass
+// that have not come back yet (they may be checking their criterion, sampling, or done) as
+// long as the previous pass took, at most Window, and at most four times the delay after which
+// members usually call again: waiting costs at most as much as it can gain, and a member that
+// is not coming soon does not hold the pass up.
 type Batcher struct {
 	opt   BatcherOptions
 	calls chan *stepCall
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	long  running
+}
+
+// running counts the positions of the long calls in flight; freed signals that some ended.
+type running struct {
+	mu    sync.Mutex
+	n     int
+	freed chan struct{} // capacity 1
+}
+
+func (r *running) positions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+func (r *running) add(n int) {
+	r.mu.Lock()
+	r.n += n
+	r.mu.Unlock()
+	if n < 0 {
+		select {
+		case r.freed <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // callKind is what a call computes.
@@ -108,7 +136,8 @@ func NewBatcher(opt BatcherOptions) *Batcher {
 	if opt.Window <= 0 {
 		opt.Window = 5 * time.Millisecond
 	}
-	b := &Batcher{opt: opt, calls: make(chan *stepCall), quit: make(chan struct{}), done: make(chan struct{})}
+	b := &Batcher{opt: opt, calls: make(chan *stepCall), quit: make(chan struct{}), done: make(chan struct{}),
+		long: running{freed: make(chan struct{}, 1)}}
 	go b.loop()
 	return b
 }
@@ -196,7 +225,7 @@ func (c *stepCall) run(rows []model.Row) [][]float32 {
 func (b *Batcher) loop() {
 	defer close(b.done)
 	var p pace
-	var held []*stepCall // calls over the last pass's budgets, first in the next
+	var held []*stepCall // calls over the budgets of the pass they came in, first in the next
 	defer func() {       // closing: the held calls' callers are still waiting
 		for _, c := range held {
 			c.out = alone(c)
@@ -204,18 +233,12 @@ func (b *Batcher) loop() {
 		}
 	}()
 	for {
-		var first *stepCall
-		if len(held) > 0 {
-			first, held = held[0], held[1:]
-		} else {
-			select {
-			case first = <-b.calls:
-			case <-b.quit:
-				return
-			}
+		first, rest, ok := b.next(held)
+		if !ok {
+			return
 		}
 		var batch []*stepCall
-		batch, held = b.gather(first, held, &p)
+		batch, held = b.gather(first, rest, &p)
 		p.members = map[*model.Cache]bool{}
 		for _, c := range batch {
 			p.members[c.row.Cache] = true
@@ -224,6 +247,30 @@ func (b *Batcher) loop() {
 		b.run(batch)
 		p.ended = time.Now()
 		p.took = p.ended.Sub(start)
+	}
+}
+
+// next waits for the call that starts the next pass: the first held call that fits the long
+// budget now, else the next call that does, holding long calls that do not. It returns the
+// call and the calls still held; ok is false once the batcher is closed.
+func (b *Batcher) next(held []*stepCall) (first *stepCall, rest []*stepCall, ok bool) {
+	for {
+		bu := b.budget()
+		for i, c := range held {
+			if bu.fits(c) {
+				return c, append(held[:i:i], held[i+1:]...), true
+			}
+		}
+		select {
+		case c := <-b.calls:
+			if bu.fits(c) {
+				return c, held, true
+			}
+			held = append(held, c)
+		case <-b.long.freed:
+		case <-b.quit:
+			return nil, held, false
+		}
 	}
 }
 
@@ -259,26 +306,38 @@ func (p *pace) returned(now time.Time) {
 	p.back = (3*p.back + d) / 4
 }
 
-// budget is what a pass may still take: short positions and long positions.
+// budget is what a pass may still take: short positions, and long positions beside the long
+// calls still running.
 type budget struct {
 	short, long int
-	anyLong     bool // a long call is in: the long budget binds
+	anyLong     bool // a long call is running or in the pass: the long budget binds
 }
 
-// take reports whether c fits, and if so counts it.
-func (bu *budget) take(c *stepCall) bool {
+// budget is a new pass's budget.
+func (b *Batcher) budget() budget {
+	n := b.long.positions()
+	return budget{short: b.opt.MaxRows, long: b.opt.PrefillChunk - n, anyLong: n > 0}
+}
+
+// fits reports whether c fits the budget.
+func (bu *budget) fits(c *stepCall) bool {
 	if !c.long() {
-		if c.row.N > bu.short {
-			return false
-		}
-		bu.short -= c.row.N
-		return true
+		return c.row.N <= bu.short
 	}
-	if bu.anyLong && c.row.N > bu.long {
+	return !bu.anyLong || c.row.N <= bu.long
+}
+
+// take counts c if it fits and reports whether it did.
+func (bu *budget) take(c *stepCall) bool {
+	if !bu.fits(c) {
 		return false
 	}
-	bu.long -= c.row.N
-	bu.anyLong = true
+	if c.long() {
+		bu.long -= c.row.N
+		bu.anyLong = true
+	} else {
+		bu.short -= c.row.N
+	}
 	return true
 }
 
@@ -289,7 +348,7 @@ func (bu *budget) full() bool { return bu.short <= 0 && bu.anyLong && bu.long <=
 // within the budgets, and the members of the previous pass that call before the deadline. It
 // returns the pass and the calls held over for the next one.
 func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, over []*stepCall) {
-	bu := budget{short: b.opt.MaxRows, long: b.opt.PrefillChunk}
+	bu := b.budget()
 	add := func(c *stepCall) {
 		if bu.take(c) {
 			batch = append(batch, c)
@@ -304,13 +363,11 @@ func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, ove
 			p.returned(time.Now())
 		}
 	}
-	batch = []*stepCall{first}
-	bu.take(first)
+	add(first) // fits: next chose it so
+	arrive(first)
 	for _, c := range held {
 		add(c)
-		arrive(c)
 	}
-	arrive(first)
 	timer := time.NewTimer(time.Until(p.deadline(b.opt.Window)))
 	defer timer.Stop()
 	for !bu.full() {
@@ -337,31 +394,29 @@ func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, ove
 	return batch, over
 }
 
-// run computes a pass: the long rows each on a goroutine of its own (as they ran before
-// batching, so several prefills still share the cores), and meanwhile the short rows, one
-// StepRows or LastLogitsRows per model and kind, waking their callers as soon as they are
-// done; the pass ends when the long rows are done too.
+// run computes a pass: it starts the long rows, each on a goroutine of its own (as they would
+// run without batching, so several prefills still share the cores) that may outlast the pass,
+// and computes the short rows, one StepRows or LastLogitsRows per model and kind, waking their
+// callers. The next pass starts at once; new long rows join only while the running ones leave
+// room in the PrefillChunk budget.
 func (b *Batcher) run(batch []*stepCall) {
 	type group struct {
 		m    *model.Model
 		kind callKind
 	}
 	groups := map[group][]*stepCall{}
-	var long []*stepCall
 	for _, c := range batch {
-		if c.long() {
-			long = append(long, c)
+		if !c.long() {
+			k := group{c.m, c.kind}
+			groups[k] = append(groups[k], c)
 			continue
 		}
-		k := group{c.m, c.kind}
-		groups[k] = append(groups[k], c)
-	}
-	var wg sync.WaitGroup
-	for _, c := range long {
-		wg.Go(func() {
+		b.long.add(c.row.N)
+		go func() {
 			c.out = alone(c)
+			b.long.add(-c.row.N)
 			close(c.done)
-		})
+		}()
 	}
 	for _, calls := range groups {
 		in := make([]model.Row, len(calls))
@@ -373,7 +428,6 @@ func (b *Batcher) run(batch []*stepCall) {
 			close(calls[i].done)
 		}
 	}
-	wg.Wait()
 	if b.opt.OnBatch != nil {
 		rows := make([]model.Row, len(batch))
 		for i, c := range batch {
