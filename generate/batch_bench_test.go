@@ -3,6 +3,7 @@
 package generate
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -174,6 +175,74 @@ func decodeRate(times [][]time.Time) float64 {
 		}
 	}
 	return float64(n) / to.Sub(from).Seconds()
+}
+
+// BenchmarkDecodeBesideLongPrompt measures how a long prompt's prefill slows a request that is
+// decoding: one stream decodes at r = 8 (1-token prompt) while, from its eighth token on, a
+// second request prefills LATENT_BENCH_LONG (default 240) tokens. alone-tok/s is the decoder's
+// rate over its tokens before the long prompt came, beside-tok/s over the tokens it decided while
+// the long prompt was prefilling, and beside-x1 their ratio (1: no slow-down; 0: a stall).
+//
+//	go test ./generate -run NONE -bench DecodeBesideLongPrompt -benchtime 1x
+func BenchmarkDecodeBesideLongPrompt(b *testing.B) {
+	m := benchModel(b)
+	long := make([]int, benchInt(b, "LATENT_BENCH_LONG", 240))
+	for i := range long {
+		long[i] = (i*37 + 11) % m.Config.VocabSize
+	}
+	var alone, beside float64
+	for b.Loop() {
+		alone, beside = decodeBeside(b, m, long)
+	}
+	b.ReportMetric(alone, "alone-tok/s")
+	b.ReportMetric(beside, "beside-tok/s")
+	b.ReportMetric(beside/alone, "beside-x1")
+}
+
+// decodeBeside runs the decoder and the long prompt of BenchmarkDecodeBesideLongPrompt and
+// returns the decoder's rates alone and beside the prefill.
+func decodeBeside(b *testing.B, m *model.Model, long []int) (alone, beside float64) {
+	batcher := NewBatcher(BatcherOptions{})
+	defer batcher.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	dec, err := New(m, []int{1}, Options{Steps: 8, MaxNew: m.Config.BlockSize - 1, Stepper: batcher, Context: ctx, StopTokens: []int{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var times []time.Time
+	const warm = 8 // tokens alone before the long prompt comes
+	started := make(chan struct{})
+	go func() {
+		for _, err := range dec.Tokens() {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if times = append(times, time.Now()); len(times) == warm {
+				close(started)
+			}
+			mu.Unlock()
+		}
+	}()
+	<-started
+	from := time.Now()
+	if _, err := Generate(m, long, Options{Steps: 8, MaxNew: 1, Stepper: batcher}); err != nil {
+		b.Fatal(err)
+	}
+	to := time.Now()
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, t := range times {
+		if t.After(from) && !t.After(to) {
+			n++
+		}
+	}
+	alone = (warm - 1) / times[warm-1].Sub(times[0]).Seconds()
+	return alone, float64(n) / to.Sub(from).Seconds()
 }
 
 // lockCore locks the core blocks' weight matrices in memory (mlock) for the benchmark's run.
