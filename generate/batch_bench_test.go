@@ -213,8 +213,10 @@ func decodeBeside(b *testing.B, m *model.Model, long []int) (alone, beside float
 	var mu sync.Mutex
 	var times []time.Time
 	const warm = 8 // tokens alone before the long prompt comes
-	started := make(chan struct{})
+	started, decoded := make(chan struct{}), make(chan struct{})
+	defer func() { stop(); <-decoded }() // the decoder is done with the model before it closes
 	go func() {
+		defer close(decoded)
 		for _, err := range dec.Tokens() {
 			if err != nil {
 				return
