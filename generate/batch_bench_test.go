@@ -32,13 +32,12 @@ import (
 // stream's first token to the first stream's last), and decode-x1 is its ratio. The modes
 // (LATENT_BENCH_MODES, default fixed-r32,kl) and stream counts (LATENT_BENCH_STREAMS, default
 // 1,2,4,8,16, the first taken as the reference) can be narrowed to keep a run short.
-// LATENT_BENCH_MLOCK=1 locks the core blocks' weights (all but a few percent of what a token
-// reads) in memory, so that on a machine short of memory the page cache cannot evict them
-// between passes and turn the figures into disk reads.
+// LATENT_BENCH_MLOCK=1 locks the weights in memory, so that on a machine short of memory the
+// page cache cannot evict them between tokens and turn the figures into disk reads.
 func BenchmarkDepthBatching(b *testing.B) {
 	m := benchModel(b)
 	if os.Getenv("LATENT_BENCH_MLOCK") == "1" {
-		lockCore(b, m)
+		lockWeights(b, m)
 	}
 	tokens := benchInt(b, "LATENT_BENCH_TOKENS", 8)
 	promptLen := benchInt(b, "LATENT_BENCH_PROMPT", 4)
@@ -247,26 +246,34 @@ func decodeBeside(b *testing.B, m *model.Model, long []int) (alone, beside float
 	return alone, float64(n) / to.Sub(from).Seconds()
 }
 
-// lockCore locks the core blocks' weight matrices in memory (mlock) for the benchmark's run.
-func lockCore(b *testing.B, m *model.Model) {
-	var locked [][]byte
-	for i := range m.Weights.Core {
-		blk := &m.Weights.Core[i]
-		for _, w := range []*model.Matrix{&blk.Wqkv, &blk.Proj, &blk.FC, &blk.MLPProj} {
-			var mem []byte
-			switch {
-			case w.BF16 != nil:
-				mem = unsafe.Slice((*byte)(unsafe.Pointer(&w.BF16[0])), 2*len(w.BF16))
-			case w.F32 != nil:
-				mem = unsafe.Slice((*byte)(unsafe.Pointer(&w.F32[0])), 4*len(w.F32))
-			default:
-				continue
-			}
-			if err := syscall.Mlock(mem); err != nil {
-				b.Fatalf("LATENT_BENCH_MLOCK: locking %d MB of core weights: %v", len(mem)>>20, err)
-			}
-			locked = append(locked, mem)
+// lockWeights locks every weight matrix in memory (mlock) for the benchmark's run.
+func lockWeights(b *testing.B, m *model.Model) {
+	w := m.Weights
+	matrices := []*model.Matrix{&w.Embedding, &w.Adapter}
+	for _, stage := range [][]model.Block{w.Prelude, w.Core, w.Coda} {
+		for i := range stage {
+			blk := &stage[i]
+			matrices = append(matrices, &blk.Wqkv, &blk.Proj, &blk.FC, &blk.MLPProj)
 		}
+	}
+	if w.Head.BF16 != nil && &w.Head.BF16[0] != &w.Embedding.BF16[0] || w.Head.F32 != nil && &w.Head.F32[0] != &w.Embedding.F32[0] {
+		matrices = append(matrices, &w.Head)
+	}
+	var locked [][]byte
+	for _, mat := range matrices {
+		var mem []byte
+		switch {
+		case mat.BF16 != nil:
+			mem = unsafe.Slice((*byte)(unsafe.Pointer(&mat.BF16[0])), 2*len(mat.BF16))
+		case mat.F32 != nil:
+			mem = unsafe.Slice((*byte)(unsafe.Pointer(&mat.F32[0])), 4*len(mat.F32))
+		default:
+			continue
+		}
+		if err := syscall.Mlock(mem); err != nil {
+			b.Fatalf("LATENT_BENCH_MLOCK: locking %d MB of weights: %v", len(mem)>>20, err)
+		}
+		locked = append(locked, mem)
 	}
 	b.Cleanup(func() {
 		for _, mem := range locked {
