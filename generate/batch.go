@@ -241,7 +241,9 @@ func (b *Batcher) loop() {
 		batch, held = b.gather(first, rest, &p)
 		p.members = map[*model.Cache]bool{}
 		for _, c := range batch {
-			p.members[c.row.Cache] = true
+			if !c.long() { // a long call shares nothing with a pass: no pass waits for it
+				p.members[c.row.Cache] = true
+			}
 		}
 		start := time.Now()
 		b.run(batch)
@@ -274,8 +276,8 @@ func (b *Batcher) next(held []*stepCall) (first *stepCall, rest []*stepCall, ok 
 	}
 }
 
-// pace is what the loop knows of the previous pass: whose rows it held, when it ended, how long
-// it ran, and how long its members usually take to call again.
+// pace is what the loop knows of the previous pass: whose short rows it held, when it ended,
+// how long it ran, and how long its members usually take to call again.
 type pace struct {
 	members map[*model.Cache]bool
 	ended   time.Time
