@@ -178,9 +178,10 @@ func decodeRate(times [][]time.Time) float64 {
 
 // BenchmarkDecodeBesideLongPrompt measures how a long prompt's prefill slows a request that is
 // decoding: one stream decodes at r = 8 (1-token prompt) while, from its eighth token on, a
-// second request prefills LATENT_BENCH_LONG (default 240) tokens. alone-tok/s is the decoder's
-// rate over its tokens before the long prompt came, beside-tok/s over the tokens it decided while
-// the long prompt was prefilling, and beside-x1 their ratio (1: no slow-down; 0: a stall).
+// second request prefills LATENT_BENCH_LONG (default 240) tokens (LATENT_BENCH_LONG_COUNT such
+// requests at once, default 1). alone-tok/s is the decoder's rate over its tokens before the long
+// prompts came, beside-tok/s over the tokens it decided while they were prefilling, and beside-x1
+// their ratio (1: no slow-down; 0: a stall).
 //
 //	go test ./generate -run NONE -bench DecodeBesideLongPrompt -benchtime 1x
 func BenchmarkDecodeBesideLongPrompt(b *testing.B) {
@@ -189,9 +190,10 @@ func BenchmarkDecodeBesideLongPrompt(b *testing.B) {
 	for i := range long {
 		long[i] = (i*37 + 11) % m.Config.VocabSize
 	}
+	count := benchInt(b, "LATENT_BENCH_LONG_COUNT", 1)
 	var alone, beside float64
 	for b.Loop() {
-		alone, beside = decodeBeside(b, m, long)
+		alone, beside = decodeBeside(b, m, long, count)
 	}
 	b.ReportMetric(alone, "alone-tok/s")
 	b.ReportMetric(beside, "beside-tok/s")
@@ -200,7 +202,7 @@ func BenchmarkDecodeBesideLongPrompt(b *testing.B) {
 
 // decodeBeside runs the decoder and the long prompt of BenchmarkDecodeBesideLongPrompt and
 // returns the decoder's rates alone and beside the prefill.
-func decodeBeside(b *testing.B, m *model.Model, long []int) (alone, beside float64) {
+func decodeBeside(b *testing.B, m *model.Model, long []int, count int) (alone, beside float64) {
 	batcher := NewBatcher(BatcherOptions{})
 	defer batcher.Close()
 	ctx, stop := context.WithCancel(context.Background())
@@ -229,9 +231,15 @@ func decodeBeside(b *testing.B, m *model.Model, long []int) (alone, beside float
 	}()
 	<-started
 	from := time.Now()
-	if _, err := Generate(m, long, Options{Steps: 8, MaxNew: 1, Stepper: batcher}); err != nil {
-		b.Fatal(err)
+	var wg sync.WaitGroup
+	for range count {
+		wg.Go(func() {
+			if _, err := Generate(m, long, Options{Steps: 8, MaxNew: 1, Stepper: batcher}); err != nil {
+				b.Error(err)
+			}
+		})
 	}
+	wg.Wait()
 	to := time.Now()
 	stop()
 	mu.Lock()
