@@ -32,7 +32,7 @@ type Config struct {
 	Chat           *tokenizer.ChatTemplate // nil: /v1/chat/completions answers 400
 	ModelName      string
 	MaxBatch       int           // requests decoding at once, their recurrences batched (default 16)
-	PrefillChunk   int           // prompt positions per batched pass (default generate.DefaultPrefillChunk)
+	PrefillChunk   int           // prompt positions prefilled at once (default generate.DefaultPrefillChunk)
 	MaxQueue       int           // requests waiting for a slot before 429 (default 64)
 	MaxTokens      int           // cap on max_tokens (default: the context)
 	MaxSteps       int           // cap on num_steps (default 256)
