@@ -135,3 +135,44 @@ func (m *Model) stepPass(rows []Row, rowwise bool) []float32 {
 	}
 	return x
 }
+
+// fewRowsPaths is the most rows for which kernels.Linear picks a path by row count (measured
+// per CPU; see kernels.RowPaths); more rows always take the packed matrix product, which sums
+// every output element in the same order whatever the number of rows.
+const fewRowsPaths = 16
+
+// MinChunkRows is the fewest positions of a prefill chunk. Products of at least this many rows
+// take the packed path, so each row of a chunk comes out bitwise as it does within the whole
+// prompt's product, and chunks are never short enough to be mistaken for rows that share a
+// batched, row-by-row product (kernels.MaxRowwise). It is the one constant that follows
+// MaxRowwise when the kernels raise it.
+const MinChunkRows = max(fewRowsPaths, kernels.MaxRowwise) + 1
+
+// ChunkBounds cuts n positions into consecutive chunks of size positions, returning the
+// chunk boundaries 0 = b[0] < b[1] < … < b[len-1] = n. A last piece shorter than MinChunkRows
+// joins the chunk before it; size is raised to MinChunkRows. Prompts of fewer than
+// size + MinChunkRows positions stay whole.
+func ChunkBounds(n, size int) []int {
+	size = max(size, MinChunkRows)
+	bounds := []int{0}
+	for at := 0; at < n; {
+		next := min(at+size, n)
+		if n-next < MinChunkRows {
+			next = n
+		}
+		bounds = append(bounds, next)
+		at = next
+	}
+	return bounds
+}
+
+// Chunk is the row's share of positions lo..hi−1 (of its S and E).
+func (r Row) Chunk(lo, hi, h int) Row {
+	c := r
+	c.S = r.S[lo*h : hi*h]
+	if r.E != nil {
+		c.E = r.E[lo*h : hi*h]
+	}
+	c.N, c.Pos = hi-lo, r.Pos+lo
+	return c
+}

@@ -59,11 +59,8 @@ func TestStepRowsEqualsStep(t *testing.T) {
 			if !slices.Equal(got[i], want) {
 				t.Errorf("%s: row %d (%d positions at %d, step %d) differs from stepping alone", file, i, r.N, r.Pos, r.T)
 			}
-			slot := alone[i].CoreSlot(r.T, 0)
-			ka, _ := alone[i].Update(slot, r.Pos, nil, nil)
-			kb, _ := batched[i].Update(slot, r.Pos, nil, nil)
-			if len(ka) != len(kb) || len(ka) == 0 || !slices.Equal(ka[len(ka)-1], kb[len(kb)-1]) {
-				t.Errorf("%s: row %d: cache keys differ", file, i)
+			if err := sameCache(alone[i], batched[i]); err != nil {
+				t.Errorf("%s: row %d: %v", file, i, err)
 			}
 		}
 	}

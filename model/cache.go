@@ -160,8 +160,24 @@ func (c *Cache) compress(slot int) int {
 	return slot
 }
 
+// Chunkable reports whether a prefill may run chunk by chunk, each chunk through all blocks of
+// a recurrence before the next chunk: true unless the compression folds two core blocks of one
+// recurrence onto one slot (compress-sK with K below the core depth, compress-rK with K > 1),
+// where a later block of an earlier chunk would overwrite keys a later chunk still reads.
+func (c *Cache) Chunkable() bool {
+	switch c.strategy.Compression {
+	case CompressModulo:
+		return c.strategy.K >= c.core
+	case CompressRange:
+		return c.strategy.K == 1
+	}
+	return true
+}
+
 // Update stores the keys and values of positions pos..pos+len(keys)-1 in the given slot and
-// returns the key and value rows the attention reads, one per visible past position.
+// returns the key and value rows the attention of those positions reads: one per visible
+// position before pos+len(keys). Positions beyond are left out even when the cache has seen
+// them, so a prefill can run chunk by chunk, each chunk through every block before the next.
 func (c *Cache) Update(slot, pos int, keys, values [][]float32) ([][]float32, [][]float32) {
 	slot = c.compress(slot)
 	s := c.slots[slot]
@@ -181,21 +197,21 @@ func (c *Cache) Update(slot, pos int, keys, values [][]float32) ([][]float32, []
 		s.keys[p] = append(s.keys[p][:0], keys[i]...)
 		s.values[p] = append(s.values[p][:0], values[i]...)
 	}
-	return c.gather(slot, s)
+	return c.gather(slot, s, min(pos+len(keys), c.seen))
 }
 
-// gather materialises the rows of positions 0..seen-1 for a slot under the lookup strategy.
-func (c *Cache) gather(slot int, s *kvSlot) ([][]float32, [][]float32) {
-	ks := make([][]float32, 0, c.seen)
-	vs := make([][]float32, 0, c.seen)
+// gather materialises the rows of positions 0..end-1 for a slot under the lookup strategy.
+func (c *Cache) gather(slot int, s *kvSlot, end int) ([][]float32, [][]float32) {
+	ks := make([][]float32, 0, end)
+	vs := make([][]float32, 0, end)
 	complete := true
-	for p := 0; p < c.seen; p++ {
+	for p := 0; p < end; p++ {
 		if !s.has(p) {
 			complete = false
 			break
 		}
 	}
-	for p := 0; p < c.seen; p++ {
+	for p := 0; p < end; p++ {
 		src := slot
 		if !complete || c.strategy.Lookup == LookupFull {
 			src = c.source(slot, s, p)

@@ -109,7 +109,6 @@ type choice struct {
 	toks   []generate.Token
 	finish string   // "stop" or "length"
 	scored []scored // with logprobs: every token so far, echoed prompt included
-	offset int      // characters the scored tokens cover (the next text_offset)
 }
 
 // part is a piece of a choice's text with the tokens behind it.
@@ -117,7 +116,6 @@ type part struct {
 	text   string
 	toks   []generate.Token // generated tokens (return_steps)
 	scored []scored         // tokens with their log-probabilities (logprobs)
-	offset int              // text offset of the first scored token
 }
 
 // output receives a request's choices as they are decoded.
@@ -181,8 +179,13 @@ func (s *Server) echo(prompt []int, j *job, opt generate.Options) (part, error) 
 	}
 	var p part
 	dec := s.cfg.Codec.NewDecoder()
-	for _, id := range prompt {
-		p.text += dec.Add(id)
+	offsets := make([]int, len(prompt))
+	chars := 0
+	for i, id := range prompt {
+		offsets[i] = chars
+		piece := dec.Add(id)
+		p.text += piece
+		chars += utf8.RuneCountInString(piece)
 	}
 	p.text += dec.Flush()
 	if !opt.Logprobs {
@@ -193,12 +196,14 @@ func (s *Server) echo(prompt []int, j *job, opt generate.Options) (part, error) 
 		return p, err
 	}
 	for i, id := range prompt {
-		p.scored = append(p.scored, scored{id: id, lp: lps[i]})
+		p.scored = append(p.scored, scored{id: id, lp: lps[i], offset: offsets[i]})
 	}
 	return p, nil
 }
 
 // decode runs one choice through the generate engine, cutting the text at the first stop string.
+// A token's text offset is where its text starts in the choice's text: the characters the
+// choice held before it (the echo) plus those decoded from the tokens before it.
 func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *choice, out output) error {
 	if opt.MaxNew == 0 {
 		return nil
@@ -209,19 +214,25 @@ func (s *Server) decode(prompt []int, opt generate.Options, stops []string, c *c
 	}
 	dec := s.cfg.Codec.NewDecoder()
 	scan := &stopScanner{stops: stops}
+	chars := utf8.RuneCountInString(c.text.String())
 	for tok, err := range g.Tokens() {
 		if err != nil {
 			return err
 		}
 		c.toks = append(c.toks, tok)
 		s.metrics.token(tok.Steps, time.Now())
-		text, hit := scan.add(dec.Add(tok.ID))
+		offset, piece := chars, dec.Add(tok.ID)
+		chars += utf8.RuneCountInString(piece)
+		text, hit := scan.add(piece)
 		if hit || slices.Contains(opt.StopTokens, tok.ID) {
 			c.finish = "stop"
 		}
+		if hit { // the text ends before the stop string, perhaps before this token
+			offset = min(offset, utf8.RuneCountInString(c.text.String())+utf8.RuneCountInString(text))
+		}
 		p := part{text: text, toks: []generate.Token{tok}}
 		if opt.Logprobs {
-			p.scored = scoredTokens(p.toks)
+			p.scored = []scored{{id: tok.ID, lp: tok.Logprobs, offset: offset}}
 		}
 		if err := s.emit(c, p, out); err != nil || hit {
 			return err
@@ -237,10 +248,6 @@ func (s *Server) emit(c *choice, p part, out output) error {
 		return nil
 	}
 	c.text.WriteString(p.text)
-	p.offset = c.offset
-	for _, t := range p.scored {
-		c.offset += utf8.RuneCountInString(s.cfg.Codec.Token(t.id))
-	}
 	c.scored = append(c.scored, p.scored...)
 	return out.piece(c, p)
 }
@@ -327,7 +334,7 @@ func (s *Server) choiceJSON(j *job, index int, p part, finish *string, stream, f
 	case j.chat:
 		m["logprobs"] = s.chatLogprobsJSON(p.scored)
 	default:
-		m["logprobs"] = s.completionLogprobsJSON(p.scored, p.offset)
+		m["logprobs"] = s.completionLogprobsJSON(p.scored)
 	}
 	if j.returnSteps {
 		m["latent"] = newLatent(p.toks)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 
 	"github.com/latentlab/latent/generate"
 )
@@ -44,20 +43,14 @@ func (j *job) logprobOptions(req *request) *apiError {
 	return nil
 }
 
-// scored is one token of a choice's logprobs: its id, its text and its log-probabilities (nil
-// for the first prompt token, which nothing predicts).
+// scored is one token of a choice's logprobs: its id, its log-probabilities (nil for the first
+// prompt token, which nothing predicts) and the offset in characters where its text starts in
+// the choice's text (special tokens, left out of the text, have none: the offset where they
+// stand).
 type scored struct {
-	id int
-	lp *generate.TokenLogprobs
-}
-
-// scoredTokens pairs generated tokens with their log-probabilities.
-func scoredTokens(toks []generate.Token) []scored {
-	out := make([]scored, len(toks))
-	for i, t := range toks {
-		out[i] = scored{id: t.ID, lp: t.Logprobs}
-	}
-	return out
+	id     int
+	lp     *generate.TokenLogprobs
+	offset int
 }
 
 // completionLogprobs is the logprobs object of a completions choice.
@@ -68,16 +61,14 @@ type completionLogprobs struct {
 	TextOffset    []int                `json:"text_offset"`
 }
 
-// completionLogprobsJSON lays out toks; offset is the text offset (in characters) of the first,
-// and text offsets run over the concatenated token texts.
-func (s *Server) completionLogprobsJSON(toks []scored, offset int) *completionLogprobs {
+// completionLogprobsJSON lays out toks.
+func (s *Server) completionLogprobsJSON(toks []scored) *completionLogprobs {
 	out := &completionLogprobs{Tokens: []string{}, TokenLogprobs: []*float64{},
 		TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
 	for _, t := range toks {
 		text := s.cfg.Codec.Token(t.id)
 		out.Tokens = append(out.Tokens, text)
-		out.TextOffset = append(out.TextOffset, offset)
-		offset += utf8.RuneCountInString(text)
+		out.TextOffset = append(out.TextOffset, t.offset)
 		if t.lp == nil {
 			out.TokenLogprobs, out.TopLogprobs = append(out.TokenLogprobs, nil), append(out.TopLogprobs, nil)
 			continue

@@ -3,11 +3,14 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/latentlab/latent/model"
@@ -90,7 +93,7 @@ func TestEchoLogprobs(t *testing.T) {
 	if lp.TokenLogprobs[0] != nil || lp.TopLogprobs[0] != nil {
 		t.Errorf("first token: logprob %v top %v, want null", lp.TokenLogprobs[0], lp.TopLogprobs[0])
 	}
-	if !slices.Equal(lp.Tokens, []string{"<bos>", "1", "2", "=", "3", "4", "="}) || !slices.Equal(lp.TextOffset, []int{0, 5, 6, 7, 8, 9, 10}) {
+	if !slices.Equal(lp.Tokens, []string{"<bos>", "1", "2", "=", "3", "4", "="}) || !slices.Equal(lp.TextOffset, []int{0, 0, 1, 2, 3, 4, 5}) {
 		t.Errorf("tokens %q offsets %v", lp.Tokens, lp.TextOffset)
 	}
 	names := []string{"<pad>", "<bos>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "="}
@@ -251,4 +254,74 @@ func bytesOf(b []int) []byte {
 		out[i] = byte(v)
 	}
 	return out
+}
+
+// TestTextOffsetsIndexText checks OpenAI's text_offset semantics on echoed and generated
+// tokens, plain and streamed, with and without a stop string: text_offset[i] is where token
+// i's text starts in the returned text, so the text there is the token's (special tokens, left
+// out of the text, sit where the next token starts; tokens a stop string cut off, at the end),
+// and streaming gives the same offsets.
+func TestTextOffsetsIndexText(t *testing.T) {
+	_, hs := newTestServer(t, Config{})
+	for _, body := range []string{
+		`{"prompt":[1,3,4,12],"echo":true,"logprobs":1,"max_tokens":6,"num_steps":8,"temperature":0}`,
+		`{"prompt":[1,1,3,4,12,1,5],"echo":true,"logprobs":0,"max_tokens":5,"num_steps":8,"temperature":0}`,
+		`{"prompt":"12=34=","logprobs":2,"max_tokens":6,"num_steps":8,"temperature":0}`,
+		`{"prompt":[1,3,4,12],"echo":true,"logprobs":1,"max_tokens":8,"num_steps":8,"temperature":0,"stop":["11"]}`,
+	} {
+		var doc completionsAnswer
+		postDecode(t, hs.URL+"/v1/completions", body, &doc)
+		text, lp := []rune(doc.Choices[0].Text), doc.Choices[0].Logprobs
+		if lp == nil || len(lp.TextOffset) != len(lp.Tokens) || len(lp.Tokens) == 0 {
+			t.Fatalf("%s: logprobs %+v", body, lp)
+		}
+		t.Logf("%s: text %q, tokens %q, offsets %v", body, string(text), lp.Tokens, lp.TextOffset)
+		for i, tok := range lp.Tokens {
+			off := lp.TextOffset[i]
+			if off < 0 || off > len(text) || i > 0 && off < lp.TextOffset[i-1] {
+				t.Errorf("%s: token %d %q at offset %d of %q (after %v)", body, i, tok, off, string(text), lp.TextOffset[:i])
+				continue
+			}
+			want := []rune(tok)
+			if strings.HasPrefix(tok, "<") && strings.HasSuffix(tok, ">") {
+				want = nil // special: no text
+			}
+			if end := off + len(want); end > len(text) || string(text[off:end]) != string(want) {
+				if off != len(text) || !strings.Contains(body, "stop") { // tokens the stop string cut off sit at the end
+					t.Errorf("%s: token %d %q at offset %d: the text there is %q", body, i, tok, off, string(text[off:min(end, len(text))]))
+				}
+			}
+		}
+		if streamed := streamedOffsets(t, hs.URL, body); !slices.Equal(streamed, lp.TextOffset) {
+			t.Errorf("%s: streamed offsets %v, plain %v", body, streamed, lp.TextOffset)
+		}
+	}
+}
+
+// streamedOffsets streams a completions request and joins the chunks' text offsets.
+func streamedOffsets(t *testing.T, url, body string) []int {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(strings.TrimSuffix(body, "}")+`,"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var offsets []int
+	for _, ev := range strings.Split(strings.TrimSpace(string(raw)), "\n\n") {
+		data := strings.TrimPrefix(ev, "data: ")
+		if data == "[DONE]" {
+			break
+		}
+		var chunk completionsAnswer
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			t.Fatalf("event %q: %v", ev, err)
+		}
+		for _, c := range chunk.Choices {
+			if c.Logprobs != nil {
+				offsets = append(offsets, c.Logprobs.TextOffset...)
+			}
+		}
+	}
+	return offsets
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/latentlab/latent/model"
 )
 
 // metrics are the server's Prometheus metrics, written in the text exposition format (0.0.4)
@@ -41,11 +43,15 @@ func (m *metrics) token(steps int, now time.Time) {
 	m.steps.observe(float64(steps))
 }
 
-// batch counts one batched core pass of the given rows.
-func (m *metrics) batch(rows int) {
+// pass counts one batched pass by the positions of its rows.
+func (m *metrics) pass(rows []model.Row) {
+	n := 0
+	for _, r := range rows {
+		n += r.N
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.rows.observe(float64(rows))
+	m.rows.observe(float64(n))
 }
 
 // request counts a finished request by outcome ("ok", "error", "cancelled").

@@ -14,6 +14,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type Config struct {
 	Chat           *tokenizer.ChatTemplate // nil: /v1/chat/completions answers 400
 	ModelName      string
 	MaxBatch       int           // requests decoding at once, their recurrences batched (default 16)
+	PrefillChunk   int           // prompt positions prefilled at once (default generate.DefaultPrefillChunk)
 	MaxQueue       int           // requests waiting for a slot before 429 (default 64)
 	MaxTokens      int           // cap on max_tokens (default: the context)
 	MaxSteps       int           // cap on num_steps (default 256)
@@ -61,6 +63,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = 16
 	}
+	if cfg.PrefillChunk != 0 && cfg.PrefillChunk < model.MinChunkRows {
+		return nil, fmt.Errorf("server: a prefill chunk of %d positions is below the least, %d (model.MinChunkRows)", cfg.PrefillChunk, model.MinChunkRows)
+	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 64
 	}
@@ -84,7 +89,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.MaxBatch), created: time.Now().Unix(),
 		metrics: newMetrics()}
-	s.batcher = generate.NewBatcher(generate.BatcherOptions{MaxRows: 4 * cfg.MaxBatch, OnBatch: func(rows, _ int) { s.metrics.batch(rows) }})
+	s.batcher = generate.NewBatcher(generate.BatcherOptions{MaxRows: 4 * cfg.MaxBatch, PrefillChunk: cfg.PrefillChunk,
+		OnBatch: s.metrics.pass})
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.HandleFunc("GET /metrics", s.auth(s.metricsHandler))
 	s.mux.HandleFunc("GET /v1/models", s.auth(s.models))

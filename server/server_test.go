@@ -62,31 +62,51 @@ func post(t *testing.T, url, body string) (int, map[string]any) {
 
 // parityCase is one request and the generate options it must equal.
 type parityCase struct {
-	name string
-	body string
-	opt  generate.Options
+	name   string
+	body   string
+	opt    generate.Options
+	prompt []int // nil: prompt
 }
+
+// longDigits is a prompt of n tokens (digits and '=' of the default model) whose prefill takes
+// several chunks of parityChunk positions.
+func longDigits(n int) []int {
+	p := []int{1}
+	for i := 1; i < n; i++ {
+		p = append(p, 2+(i*7)%11)
+	}
+	return p
+}
+
+// parityChunk is the prefill chunk of the parity server (32 while kernels.MaxRowwise ≤ 16).
+const parityChunk = model.MinChunkRows + 15
 
 func ptrF(v float64) *float64 { return &v }
 
 var prompt = []int{1, 3, 4, 5, 12}
 
 var parityCases = []parityCase{
-	{"greedy r=8", `"num_steps":8,"temperature":0`, generate.Options{Steps: 8}},
+	{"greedy r=8", `"num_steps":8,"temperature":0`, generate.Options{Steps: 8}, nil},
+	{"long prompt, greedy r=8", `"num_steps":8,"temperature":0`, generate.Options{Steps: 8}, longDigits(300)},
 	{"seeded sampling", `"num_steps":6,"temperature":0.9,"top_k":5,"top_p":0.95,"seed":7`,
-		generate.Options{Steps: 6, Seed: 7, Sampling: generate.Sampling{Temperature: 0.9, TopK: 5, TopP: 0.95}}},
+		generate.Options{Steps: 6, Seed: 7, Sampling: generate.Sampling{Temperature: 0.9, TopK: 5, TopP: 0.95}}, nil},
 	{"kl exit", `"num_steps":24,"temperature":0,"criterion":"kl","exit_threshold":1e-4`,
-		generate.Options{Steps: 24, Exit: &generate.ExitOptions{Criterion: "kl", Threshold: ptrF(1e-4)}}},
+		generate.Options{Steps: 24, Exit: &generate.ExitOptions{Criterion: "kl", Threshold: ptrF(1e-4)}}, nil},
 	{"entropy-diff exit, min steps, cadence", `"num_steps":16,"temperature":0,"criterion":"entropy-diff","min_steps":2,"check_criterion_every_n_steps":2`,
-		generate.Options{Steps: 16, Exit: &generate.ExitOptions{Criterion: "entropy-diff", MinSteps: 2, CheckEvery: 2}}},
+		generate.Options{Steps: 16, Exit: &generate.ExitOptions{Criterion: "entropy-diff", MinSteps: 2, CheckEvery: 2}}, nil},
 	{"continuous compute, init scale", `"num_steps":8,"temperature":0,"continuous_compute":true,"init_scale":1,"seed":3`,
-		generate.Options{Steps: 8, Continuous: true, InitScale: 1, Seed: 3}},
+		generate.Options{Steps: 8, Continuous: true, InitScale: 1, Seed: 3}, nil},
 	{"speculative", `"num_steps":8,"temperature":0,"draft_steps":2,"lookahead_for_draft":3`,
-		generate.Options{Steps: 8, Speculative: &generate.SpeculativeOptions{DraftSteps: 2, Lookahead: 3, Verify: 1}}},
+		generate.Options{Steps: 8, Speculative: &generate.SpeculativeOptions{DraftSteps: 2, Lookahead: 3, Verify: 1}}, nil},
+	{"long prompt, kl exit", `"num_steps":16,"temperature":0,"criterion":"kl","exit_threshold":1e-4`,
+		generate.Options{Steps: 16, Exit: &generate.ExitOptions{Criterion: "kl", Threshold: ptrF(1e-4)}}, longDigits(200)},
+	{"long prompt, continuous compute", `"num_steps":8,"temperature":0.7,"seed":5,"continuous_compute":true,"init_scale":1`,
+		generate.Options{Steps: 8, Seed: 5, Continuous: true, InitScale: 1, Sampling: generate.Sampling{Temperature: 0.7}}, longDigits(150)},
 }
 
 // TestParity checks that served tokens and steps equal the generate engine's for every mode,
-// with 1, 4 and 16 requests of mixed modes in flight together.
+// with 1, 4 and 16 requests of mixed modes in flight together, long prompts (prefilled in
+// chunks) beside short ones.
 func TestParity(t *testing.T) {
 	m, err := testModel()
 	if err != nil {
@@ -95,18 +115,18 @@ func TestParity(t *testing.T) {
 	want := make([][]generate.Token, len(parityCases))
 	for i, c := range parityCases {
 		c.opt.MaxNew = 10
-		if want[i], err = generate.Generate(m, prompt, c.opt); err != nil {
+		if want[i], err = generate.Generate(m, c.promptIDs(), c.opt); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
-	s, hs := newTestServer(t, Config{MaxBatch: 4})
-	ids, _ := json.Marshal(prompt)
+	s, hs := newTestServer(t, Config{MaxBatch: 4, PrefillChunk: parityChunk})
 	for _, concurrent := range []int{1, 4, 16} {
 		var wg sync.WaitGroup
 		errs := make(chan error, concurrent)
 		for r := range concurrent {
 			i := r % len(parityCases)
 			wg.Go(func() {
+				ids, _ := json.Marshal(parityCases[i].promptIDs())
 				body := fmt.Sprintf(`{"prompt":%s,"max_tokens":10,"return_steps":true,%s}`, ids, parityCases[i].body)
 				errs <- checkParity(hs.URL, body, want[i])
 			})
@@ -124,6 +144,13 @@ func TestParity(t *testing.T) {
 	if rows := s.metrics.rows; rows.n == rows.counts[0] {
 		t.Errorf("none of %v batched passes held more than one row", rows.n)
 	}
+}
+
+func (c parityCase) promptIDs() []int {
+	if c.prompt == nil {
+		return prompt
+	}
+	return c.prompt
 }
 
 func checkParity(url, body string, want []generate.Token) error {

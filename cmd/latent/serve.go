@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/latentlab/latent/generate"
 	"github.com/latentlab/latent/model"
 	"github.com/latentlab/latent/model/defaultmodel"
 	"github.com/latentlab/latent/server"
@@ -27,7 +28,7 @@ func init() {
 		Use:   "serve",
 		Short: "Serve a model over an OpenAI-compatible HTTP API with per-request thinking options",
 		Example: `  latent serve
-  latent serve --model ~/models/huginn-0125-bf16 --addr 127.0.0.1:8080 --max-batch 8
+  latent serve --model ~/models/huginn-0125-bf16 --addr 127.0.0.1:8080 --max-batch 8 --prefill-chunk 128
   curl -s localhost:8080/v1/completions -d '{"prompt": "12345+67890=", "max_tokens": 8}'`,
 		Long: `Serve answers /v1/models, /v1/completions, /v1/chat/completions and /health. Requests take
 the Hugging Face generate fields num_steps, criterion, exit_threshold, min_steps,
@@ -41,6 +42,8 @@ token. Without --model it serves the embedded default model. SIGTERM drains, the
 	f.StringVar(&dir, "model", "", "model folder (default: the embedded default model)")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 16, "requests decoding at once, their recurrences batched together")
+	f.IntVar(&cfg.PrefillChunk, "prefill-chunk", generate.DefaultPrefillChunk,
+		fmt.Sprintf("prompt positions prefilled at once beside the batched steps; longer prompts go chunk by chunk (at least %d)", model.MinChunkRows))
 	f.IntVar(&cfg.MaxQueue, "max-queue", 64, "requests waiting before the server answers 429")
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 0, "cap on max_tokens (0: the context)")
 	f.IntVar(&cfg.MaxSteps, "max-steps", 256, "cap on num_steps")
@@ -52,6 +55,9 @@ token. Without --model it serves the embedded default model. SIGTERM drains, the
 func runServe(dir, addr string, cfg server.Config, log io.Writer) error {
 	if cfg.MaxBatch < 1 || cfg.MaxQueue < 1 || cfg.MaxTokens < 0 || cfg.MaxSteps < 1 {
 		return fmt.Errorf("serve: --max-batch, --max-queue and --max-steps must be at least 1, --max-tokens at least 0")
+	}
+	if cfg.PrefillChunk < model.MinChunkRows {
+		return fmt.Errorf("serve: --prefill-chunk %d: must be at least %d (smaller chunks would compute other products than the whole prompt's)", cfg.PrefillChunk, model.MinChunkRows)
 	}
 	m, err := loadServed(dir, &cfg, log)
 	if err != nil {
