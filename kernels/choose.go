@@ -28,7 +28,7 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
-const cacheVersion = 1
+const cacheVersion = 2
 
 // The measured weights, n×k, 8 MiB in bf16 and 16 MiB in fp32: well beyond the L2, so the
 // decode paths are timed streaming weights from at least the L3, and small enough that the
@@ -79,10 +79,14 @@ type choiceState struct {
 	table atomic.Pointer[rowTable]
 }
 
-// pathFor is the path s takes for m rows of bf16 (or fp32) weights.
+// pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
+// MaxRowwise rows (see there), the measured one up to maxRows, the packed product beyond.
 func (s *isa) pathFor(bf16 bool, m int) path {
 	if m > maxRows {
 		return pathPacked
+	}
+	if m <= MaxRowwise {
+		m = 1
 	}
 	t := s.choice.table.Load()
 	if t == nil {
@@ -213,7 +217,7 @@ func (c *RowChoice) validFor(s *isa) error {
 			return fmt.Errorf("unknown weight type %q", p.Weights)
 		case p.Rows < 1 || p.Rows > maxRows:
 			return fmt.Errorf("rows %d outside 1…%d", p.Rows, maxRows)
-		case !ok || !s.runs(q):
+		case !ok || !s.runs(q, p.Weights == "bf16"):
 			return fmt.Errorf("path %q is not one of the %s kernels", p.Path, s.name)
 		case seen[b2i(p.Weights == "bf16")][p.Rows]:
 			return fmt.Errorf("%s rows %d chosen twice", p.Weights, p.Rows)
@@ -288,7 +292,7 @@ func measurePaths(s *isa) []ProductPaths {
 		bt := measureWeights(bf16)
 		best := map[path][]float64{}
 		for p := range numPaths {
-			if s.runs(p) {
+			if s.runs(p, bf16) {
 				best[p] = make([]float64, len(measuredRows))
 			}
 		}

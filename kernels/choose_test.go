@@ -16,7 +16,7 @@ func fakeMeasure(calls *int) func(*isa) []ProductPaths {
 		for i, m := range measuredRows {
 			best[pathGemv][i] = float64(m)
 		}
-		if s.runs(pathRows) {
+		if s.runs(pathRows, true) {
 			best[pathRows] = make([]float64, len(measuredRows))
 			for i := range measuredRows {
 				best[pathRows][i] = 0.5
@@ -162,7 +162,7 @@ func FuzzReadChoice(f *testing.F) {
 		probe.install(c)
 		for _, bf16 := range []bool{false, true} {
 			for m := 1; m <= maxRows; m++ {
-				if p := probe.pathFor(bf16, m); !s.runs(p) {
+				if p := probe.pathFor(bf16, m); !s.runs(p, bf16) {
 					t.Fatalf("installed path %s for m=%d, which %s lacks", p, m, s.name)
 				}
 			}

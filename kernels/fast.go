@@ -39,9 +39,18 @@ type isa struct {
 	// q8Dot is the q8_0 kernel of dotQ8Rows (blocks runs of 32 per row, rows weight rows, both
 	// positive); nil where the portable one runs.
 	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-	// q8Dot2 is q8Dot for two rows of x (back to back), storing out[r] and out[ldo+r]; nil
-	// where q8Dot is.
-	q8Dot2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	// q8DotN is q8Dot for q8Rows rows of x (back to back), storing row i's out[i·ldo+r], every
+	// result bit for bit as q8Dot gives it; nil where q8Dot is.
+	q8DotN func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	q8Rows int
+
+	// bf16 dot products with VDPBF16PS (see gemvDP): dpBF16Rows1 computes out[r] = x·w[r]
+	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of
+	// 4) weight rows of k (a positive multiple of dpStep) steps; dpBF16Rows4 does so for four
+	// rows of x at once (row i at x[i·ldx], out[i·ldo]), each result bit for bit as
+	// dpBF16Rows1's. Nil where the CPU has no AVX512_BF16 (then pathDP is never taken).
+	dpBF16Rows1 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.

@@ -17,6 +17,17 @@ type gemvCase struct{ m, k, n int }
 // value (ε = 2⁻²⁴): any summation order, fused or not, stays within it. exact holds the
 // float64 results.
 func gemvBound(x []float32, w func(j, p int) float32, m, k, n int) (exact, bound []float64) {
+	return gemvBoundPath(x, w, m, k, n, pathGemv)
+}
+
+// gemvBoundPath is gemvBound for bf16 weights along path p: for pathDP the error of x's split
+// into bf16 parts (at most 2⁻¹⁶·|x| split, 2⁻⁸·|x| rounded) and the sums of its extra parts
+// are added.
+func gemvBoundPath(x []float32, w func(j, p int) float32, m, k, n int, path path) (exact, bound []float64) {
+	eps, split := float64(k)*0x1p-24, 0.0
+	if path == pathDP {
+		eps, split = float64(dpParts*k)*0x1p-24*(1+0x1p-8), map[int]float64{1: 0x1p-8, 2: 0x1p-16}[dpParts]
+	}
 	exact, bound = make([]float64, m*n), make([]float64, m*n)
 	for i := range m {
 		for j := range n {
@@ -26,7 +37,7 @@ func gemvBound(x []float32, w func(j, p int) float32, m, k, n int) (exact, bound
 				s += v
 				a += math.Abs(v)
 			}
-			exact[i*n+j], bound[i*n+j] = s, float64(k)*0x1p-24*a
+			exact[i*n+j], bound[i*n+j] = s, (eps+split)*a
 		}
 	}
 	return exact, bound

@@ -40,9 +40,9 @@ func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 			r1 := min(r0+rowsPerBlock, hi)
 			qw, dw := quants[r0*k:r1*k], scales[r0*blocks:r1*blocks]
 			i := 0
-			for ; s != nil && s.q8Dot2 != nil && i+2 <= m; i += 2 {
-				_ = out[(i+1)*n+r1-1]
-				s.q8Dot2(&out[i*n+r0], n, &qx[i*k], &dx[i*blocks], &qw[0], &dw[0], blocks, r1-r0)
+			for ; s != nil && s.q8DotN != nil && i+s.q8Rows <= m; i += s.q8Rows {
+				_ = out[(i+s.q8Rows-1)*n+r1-1]
+				s.q8DotN(&out[i*n+r0], n, &qx[i*k], &dx[i*blocks], &qw[0], &dw[0], blocks, r1-r0)
 			}
 			for ; i < m; i++ {
 				o, q, d := out[i*n+r0:i*n+r1], qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks]

@@ -150,7 +150,7 @@ func TestF16(t *testing.T) {
 
 // BenchmarkQ8Rows reports the aggregate rows per second of q8_0 products with m = 1, 2, 4, 8,
 // 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, with
-// the two-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
+// the multi-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
 // product's on the same shape, all interleaved in one run (times: workTime's, see BenchmarkRows).
 func BenchmarkQ8Rows(b *testing.B) {
 	if fast == nil {
@@ -165,7 +165,7 @@ func BenchmarkQ8Rows(b *testing.B) {
 	saved := fast
 	defer func() { fast = saved }()
 	oneRow := *fast
-	oneRow.q8Dot2 = nil
+	oneRow.q8DotN = nil
 	impls := map[string]*isa{"q8": saved, "q8-1row": &oneRow}
 	best := map[string][]float64{}
 	keep := func(name string, i int, s float64) {

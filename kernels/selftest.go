@@ -71,6 +71,9 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestQ8(); err != nil {
 		return err
 	}
+	if err := s.selfTestDP(); err != nil {
+		return err
+	}
 	return s.selfTestVector()
 }
 
@@ -95,17 +98,48 @@ func (s *isa) selfTestQ8() error {
 	want, got := make([]float32, rows), make([]float32, rows)
 	dotQ8Rows(want, qx, dx, qw, dw)
 	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
-	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8Dot2 == nil {
+	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8DotN == nil {
 		return err
 	}
-	// Two rows of x: the first as above, the second the first reversed with other scales.
-	qx2, dx2 := append(slices.Clone(qx), qx...), append(slices.Clone(dx), 4, 0.125, 1)
-	slices.Reverse(qx2[len(qx):])
-	want2, got2 := make([]float32, 2*rows), make([]float32, 2*rows)
-	copy(want2, want)
-	dotQ8Rows(want2[rows:], qx2[len(qx):], dx2[blocks:], qw, dw)
-	s.q8Dot2(&got2[0], rows, &qx2[0], &dx2[0], &qw[0], &dw[0], blocks, rows)
-	return sameValues("two-row q8_0 kernel", got2, want2)
+	// q8Rows rows of x: the first as above, each next one the previous reversed, other scales
+	// (still exact).
+	n := s.q8Rows
+	qxN, dxN := slices.Clone(qx), slices.Clone(dx)
+	wantN, gotN := make([]float32, n*rows), make([]float32, n*rows)
+	copy(wantN, want)
+	for i := 1; i < n; i++ {
+		next := slices.Clone(qxN[(i-1)*len(qx):])
+		slices.Reverse(next)
+		qxN, dxN = append(qxN, next...), append(dxN, 0.25, 1, 0.5)
+		dotQ8Rows(wantN[i*rows:(i+1)*rows], qxN[i*len(qx):], dxN[i*blocks:], qw, dw)
+	}
+	s.q8DotN(&gotN[0], rows, &qxN[0], &dxN[0], &qw[0], &dw[0], blocks, rows)
+	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
+}
+
+// selfTestDP checks the VDPBF16PS kernels, where the implementation has them, for both splits
+// of x: 4 rows of x (the 4-row kernel) and a fifth (the 1-row kernel) against 8 weight rows of
+// 2·dpStep + 3 steps (a tail in Go), through gemvDP.
+func (s *isa) selfTestDP() error {
+	if s.dpBF16Rows1 == nil {
+		return nil
+	}
+	const m, n, k = 5, 8, 2*dpStep + 3
+	x, w := exactData(m*k, 9), exactData(n*k, 10)
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		wb[i] = Float32ToBF16(v)
+	}
+	want, got := make([]float32, m*n), make([]float32, m*n)
+	linearBF16Generic(want, x, wb, m, k, n)
+	for _, parts := range []int{1, 2} {
+		clear(got)
+		gemvDP(s, got, x, wb, m, k, n, parts)
+		if err := sameValues(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), got, want); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through
