@@ -15,7 +15,7 @@ func supportedISAs() []*isa {
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
 	// 512, tied at 1024 and lost 15 % at 2048.
 	s := &isa{
-		name: "avx2",
+		name:   "avx2",
 		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemv2BF16: gemv2BF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
@@ -31,7 +31,7 @@ func supportedISAs() []*isa {
 }
 
 // addAVX512Extensions gives s the kernels of the AVX-512 extensions this CPU has and names
-// them in s.name: VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
+// them in s.name: the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
 // measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
 // it: on the Xeon of DESIGN.md they took 0.5–0.6× its time (BenchmarkQ8Rows, "vnni" vs
@@ -40,8 +40,10 @@ func addAVX512Extensions(s *isa) {
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
 		return
 	}
+	s.sharedBF16Rows1, s.sharedBF16Rows4 = wideBF16Rows1, wideBF16Rows4
+	s.sharedF32Rows1, s.sharedF32Rows4 = wideF32Rows1, wideF32Rows4
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
-		s.dpBF16Rows1, s.dpBF16Rows4 = dpBF16Rows1, dpBF16Rows4
+		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {
@@ -108,6 +110,21 @@ func dpBF16Rows1(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, r
 
 //go:noescape
 func dpBF16Rows4(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func dpLoopBF16(n int)
+
+//go:noescape
+func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows4(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

@@ -51,6 +51,14 @@ type isa struct {
 	// dpBF16Rows1's. Nil where the CPU has no AVX512_BF16 (then pathDP is never taken).
 	dpBF16Rows1 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+	// The 4-row FMA kernels of pathShared (see gemvShared): like dpBF16Rows1 and dpBF16Rows4, with
+	// fp32 x (ldx floats) against bf16 or fp32 weights, k a positive multiple of sharedStep;
+	// nil without AVX-512.
+	sharedBF16Rows1, sharedBF16Rows4 func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+	sharedF32Rows1, sharedF32Rows4   func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+	// dpLoop runs n iterations of independent VDPBF16PS, 1024 flops each (a multiply and an add
+	// per bf16 pair); it only serves MeasureDotPeak.
+	dpLoop func(n int)
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.

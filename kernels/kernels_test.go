@@ -393,5 +393,8 @@ func BenchmarkMeasurePeak(b *testing.B) {
 	}
 	for b.Loop() {
 		b.ReportMetric(MeasurePeak(), "GFLOP/s")
+		if fast.dpLoop != nil {
+			b.ReportMetric(MeasureDotPeak(), "bf16dot-GFLOP/s")
+		}
 	}
 }

@@ -35,4 +35,3 @@ func TestQ8VNNIEqualsAVX2(t *testing.T) {
 		}
 	}
 }
-

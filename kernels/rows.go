@@ -17,6 +17,9 @@ const (
 	pathRows
 	// pathPacked runs the packed blocked product (gemm), built for many rows.
 	pathPacked
+	// pathShared runs the 4-row FMA kernels (gemvShared): as pathDP, with fp32 x and fp32
+	// multiply-adds, for bf16 and fp32 weights.
+	pathShared
 	// pathDP runs the VDPBF16PS products (gemvDP, bf16 weights only): each weight is read once,
 	// into registers, for four rows at a time, and the block of weights from L2 for the next
 	// four.
@@ -27,7 +30,7 @@ const (
 // maxRows is the most rows for which a path is chosen per m; more rows always take pathPacked.
 const maxRows = 16
 
-var pathNames = [numPaths]string{"gemv", "rows", "packed", "dpbf16"}
+var pathNames = [numPaths]string{"gemv", "rows", "packed", "shared", "dpbf16"}
 
 func (p path) String() string { return pathNames[p] }
 
@@ -46,6 +49,8 @@ func (s *isa) runs(p path, bf16 bool) bool {
 	switch p {
 	case pathRows:
 		return s.dotF32 != nil && s.dotBF16 != nil
+	case pathShared:
+		return s.sharedF32Rows1 != nil
 	case pathDP:
 		return bf16 && s.dpBF16Rows1 != nil
 	}
@@ -57,6 +62,8 @@ func (s *isa) runs(p path, bf16 bool) bool {
 func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	switch {
 	case m == 0 || n == 0:
+	case p == pathShared:
+		gemvShared(s, out, a.f32, bt, m, k, n)
 	case p == pathDP:
 		gemvDP(s, out, a.f32, bt.bf16, m, k, n, dpParts)
 	case p == pathGemv && bt.bf16 != nil:

@@ -53,19 +53,10 @@ func TestPathNames(t *testing.T) {
 	}
 }
 
-// legacyPath is the routing Linear had before the row paths were chosen per m: m
-// matrix-vector products up to 8 rows, the dot-product tiles (inside gemm) up to 16.
-func legacyPath(m int) path {
-	if m <= 8 {
-		return pathGemv
-	}
-	return pathRows
-}
-
 // BenchmarkRows reports the aggregate rows per second of products with m = 1, 2, 4, 8, 16 rows
 // through Huginn-0125's fused q, k, v weights (15840×5280, out of cache), as a ratio to m = 1,
-// for the routing in use ("now") and the one before per-m paths ("legacy"), measured
-// interleaved in one run so both see the same load. Times are workTime's (CPU time per worker,
+// for the routing in use ("now", what Linear takes: up to MaxRowwise rows the one-row path) and
+// every path this CPU has, measured interleaved in one run so all see the same load. Times are workTime's (CPU time per worker,
 // capped by wall time), steadier than wall time on a shared machine. Ideal for rows sharing one
 // read: ratio m.
 func BenchmarkRows(b *testing.B) {
@@ -84,7 +75,12 @@ func BenchmarkRows(b *testing.B) {
 			bt = weightsF32(randomSlice(rng, n*k, 0), k)
 		}
 		b.Run(map[bool]string{true: "bf16", false: "f32"}[bf16], func(b *testing.B) {
-			routes := map[string]func(int) path{"now": func(m int) path { return fast.pathFor(bf16, m) }, "legacy": legacyPath}
+			routes := map[string]func(int) path{"now": func(m int) path { return fast.pathFor(bf16, m) }}
+			for p := range numPaths {
+				if fast.runs(p, bf16) {
+					routes[p.String()] = func(int) path { return p }
+				}
+			}
 			best := map[string][]float64{}
 			for b.Loop() {
 				for name, route := range routes {

@@ -71,7 +71,7 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestQ8(); err != nil {
 		return err
 	}
-	if err := s.selfTestDP(); err != nil {
+	if err := s.selfTestRows4(); err != nil {
 		return err
 	}
 	return s.selfTestVector()
@@ -117,29 +117,37 @@ func (s *isa) selfTestQ8() error {
 	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
 }
 
-// selfTestDP checks the VDPBF16PS kernels, where the implementation has them, for both splits
-// of x: 4 rows of x (the 4-row kernel) and a fifth (the 1-row kernel) against 8 weight rows of
-// 2·dpStep + 3 steps (a tail in Go), through gemvDP.
-func (s *isa) selfTestDP() error {
-	if s.dpBF16Rows1 == nil {
-		return nil
-	}
+// selfTestRows4 checks the 4-row kernels, where the implementation has them (the VDPBF16PS
+// ones for both splits of x, the FMA ones for both weight types): 4 rows of x (the 4-row
+// kernel) and a fifth (the 1-row kernel) against 8 weight rows of 2·dpStep + 3 steps (a tail
+// in Go).
+func (s *isa) selfTestRows4() error {
 	const m, n, k = 5, 8, 2*dpStep + 3
 	x, w := exactData(m*k, 9), exactData(n*k, 10)
 	wb := make([]uint16, len(w))
 	for i, v := range w {
 		wb[i] = Float32ToBF16(v)
 	}
-	want, got := make([]float32, m*n), make([]float32, m*n)
+	want, wantF, got := make([]float32, m*n), make([]float32, m*n), make([]float32, m*n)
 	linearBF16Generic(want, x, wb, m, k, n)
-	for _, parts := range []int{1, 2} {
+	linearGeneric(wantF, x, w, m, k, n)
+	check := func(what string, want []float32, run func()) error {
 		clear(got)
-		gemvDP(s, got, x, wb, m, k, n, parts)
-		if err := sameValues(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), got, want); err != nil {
-			return err
+		run()
+		return sameValues(what, got, want)
+	}
+	var errs []error
+	if s.dpBF16Rows1 != nil {
+		for _, parts := range []int{1, 2} {
+			errs = append(errs, check(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), want,
+				func() { gemvDP(s, got, x, wb, m, k, n, parts) }))
 		}
 	}
-	return nil
+	if s.sharedF32Rows1 != nil {
+		errs = append(errs, check("4-row bf16 kernels", want, func() { gemvShared(s, got, x, weightsBF16(wb, k), m, k, n) }),
+			check("4-row fp32 kernels", wantF, func() { gemvShared(s, got, x, weightsF32(w, k), m, k, n) }))
+	}
+	return errors.Join(errs...)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through

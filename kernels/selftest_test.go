@@ -87,6 +87,24 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.dpBF16Rows1(out, ldo, x, ldx, w, k-dpStep, ldw, rows, parts)
 			}
 		},
+		"4-row fp32 kernel drops a step": func(s *isa) {
+			if good.sharedF32Rows4 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedF32Rows4 = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+				good.sharedF32Rows4(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			}
+		},
+		"1-row bf16 kernel drops a step": func(s *isa) {
+			if good.sharedBF16Rows1 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedBF16Rows1 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.sharedBF16Rows1(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			}
+		},
 		"axpy drops a block": func(s *isa) {
 			s.axpy = func(y, x *float32, a float32, n int) { good.axpy(y, x, a, n-vecBlock) }
 		},
