@@ -80,13 +80,10 @@ type choiceState struct {
 }
 
 // pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
-// MaxRowwise rows (see there), the measured one up to maxRows, the packed product beyond.
+// MaxRowwise rows (see choosePaths), the measured one up to maxRows, the packed product beyond.
 func (s *isa) pathFor(bf16 bool, m int) path {
 	if m > maxRows {
 		return pathPacked
-	}
-	if m <= MaxRowwise {
-		m = 1
 	}
 	t := s.choice.table.Load()
 	if t == nil {
@@ -197,7 +194,7 @@ func readChoice(s *isa, file string) (*RowChoice, error) {
 }
 
 // validFor checks that c was measured for s on this CPU and chooses, for both weight types and
-// every m = 1…maxRows exactly once, a path s has.
+// every m = 1…maxRows exactly once, a path s has, the one-row path up to MaxRowwise.
 func (c *RowChoice) validFor(s *isa) error {
 	switch {
 	case c.Version != cacheVersion:
@@ -226,6 +223,17 @@ func (c *RowChoice) validFor(s *isa) error {
 	}
 	if len(c.Products) != 2*maxRows {
 		return fmt.Errorf("%d products, want %d", len(c.Products), 2*maxRows)
+	}
+	oneRow := map[string]string{}
+	for _, p := range c.Products {
+		if p.Rows == 1 {
+			oneRow[p.Weights] = p.Path
+		}
+	}
+	for _, p := range c.Products {
+		if p.Rows <= MaxRowwise && p.Path != oneRow[p.Weights] {
+			return fmt.Errorf("%s rows %d take %s, not the one-row path %s", p.Weights, p.Rows, p.Path, oneRow[p.Weights])
+		}
 	}
 	return nil
 }
@@ -358,7 +366,9 @@ func fillPattern(n int, set func(i int, v float32)) {
 }
 
 // choosePaths picks, for every m = 1…maxRows, the path with the smallest time, from the best
-// times per path at measuredRows, interpolated linearly in m between them.
+// times per path at measuredRows, interpolated linearly in m between them; except that every m
+// up to MaxRowwise takes one path, the one-row path (see MaxRowwise): the path whose time,
+// divided by the best time at that m, averages least over the measured m up to MaxRowwise.
 func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 	weights := map[bool]string{true: "bf16", false: "f32"}[bf16]
 	var out []ProductPaths
@@ -380,7 +390,35 @@ func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 		pp.Path = fastest.String()
 		out = append(out, pp)
 	}
+	oneRow := oneRowPath(out).String()
+	for i := range min(MaxRowwise, maxRows) {
+		out[i].Path = oneRow
+	}
 	return out
+}
+
+// oneRowPath is the path whose time over the best one's averages least over the measured m
+// up to MaxRowwise (products, for m = 1…, as choosePaths makes them).
+func oneRowPath(products []ProductPaths) path {
+	score := map[path]float64{}
+	for _, m := range measuredRows {
+		if m > MaxRowwise {
+			break
+		}
+		pp := products[m-1]
+		fastest := pp.Seconds[pp.Path]
+		for name, t := range pp.Seconds {
+			p, _ := parsePath(name)
+			score[p] += t / fastest
+		}
+	}
+	winner, least := path(0), 0.0
+	for p := range numPaths {
+		if v, ok := score[p]; ok && (least == 0 || v < least) {
+			winner, least = p, v
+		}
+	}
+	return winner
 }
 
 // interpolate returns y at x from the points (xs[i], ys[i]) (xs increasing, x within them),

@@ -36,7 +36,8 @@ func firstISA(t testing.TB) *isa {
 
 // TestChoiceCache checks that a measurement is written, read back without measuring again, and
 // measured afresh on refresh, when the file is corrupt, and when it comes from another CPU,
-// implementation or worker count or names a path the implementation lacks.
+// implementation or worker count, names a path the implementation lacks, or takes another
+// path than the one-row path for m ≤ MaxRowwise.
 func TestChoiceCache(t *testing.T) {
 	s := firstISA(t)
 	file := filepath.Join(t.TempDir(), "sub", "kernels.json")
@@ -63,6 +64,11 @@ func TestChoiceCache(t *testing.T) {
 		"outside":         func(c *RowChoice) { c.Products[0].Rows = maxRows + 1 },
 		"unknown weight":  func(c *RowChoice) { c.Products[0].Weights = "int4" },
 		"products, want":  func(c *RowChoice) { c.Products = c.Products[1:] },
+	}
+	if MaxRowwise >= 2 {
+		edits["not the one-row path"] = func(c *RowChoice) {
+			c.Products[1].Path = map[bool]string{true: "packed", false: "gemv"}[c.Products[0].Path == "gemv"]
+		}
 	}
 	for want, edit := range edits {
 		var bad RowChoice

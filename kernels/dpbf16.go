@@ -90,7 +90,7 @@ func gemvRows4[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float3
 	if m > 1 {
 		bytes = gemvRowsBlockBytes
 	}
-	block := max(bytes/(int(unsafe.Sizeof(zero))*k)&^3, 4)
+	block := max(bytes/max(int(unsafe.Sizeof(zero))*k, 1)&^3, 4)
 	Parallel((n+3)/4, func(lo, hi int) {
 		r0, end := 4*lo, min(4*hi, n)
 		full := min(end, groups)

@@ -7,7 +7,7 @@ package kernels
 // LinearRows without changing any bit of their results as long as each sequence contributes at
 // most MaxRowwise rows. Products of more rows may take other paths (pathFor), whose sums are
 // ordered differently.
-const MaxRowwise = 1
+const MaxRowwise = 16
 
 // LinearRows computes out[m×n] = x[m×k] · w[n×k]ᵀ so that every output row equals Linear's for
 // that row alone, bitwise, for any m: all rows go along the one-row path at once, each block of
