@@ -64,4 +64,3 @@ func sumAbsProducts(x []float32, w []uint16) float64 {
 	}
 	return s
 }
-
