@@ -24,7 +24,7 @@ func supportedISAs() []*isa {
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}
 	if cpu.X86.HasF16C {
-		s.q8Dot, s.q8DotN, s.q8Rows = q8DotAVX2, q8Dot2AVX2, 2
+		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
 	}
 	addAVX512Extensions(s)
 	return []*isa{s}
@@ -47,7 +47,7 @@ func addAVX512Extensions(s *isa) {
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {
-		s.q8Dot, s.q8DotN, s.q8Rows = q8DotVNNI, q8Dot4VNNI, 4
+		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotVNNI, q8Dot4VNNI, 4, q8LayoutVNNI
 		s.name += "+vnni"
 	}
 }

@@ -43,6 +43,10 @@ type isa struct {
 	// result bit for bit as q8Dot gives it; nil where q8Dot is.
 	q8DotN func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 	q8Rows int
+	// q8Layout lays out m rows of quantized activations (qx, dx as QuantizeQ8Activations makes
+	// them, blocks runs per row) as q8Dot and q8DotN read them, row i's at q[i·ldq:] and
+	// d[i·ldd:]; nil where they read qx and dx as they are.
+	q8Layout func(qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int)
 
 	// bf16 dot products with VDPBF16PS (see gemvDP): dpBF16Rows1 computes out[r] = x·w[r]
 	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of

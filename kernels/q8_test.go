@@ -150,7 +150,8 @@ func TestF16(t *testing.T) {
 
 // BenchmarkQ8Rows reports the aggregate rows per second of q8_0 products with m = 1, 2, 4, 8,
 // 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, with
-// the multi-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
+// the multi-row kernel ("q8"), without it ("q8-1row") and, where the VNNI kernels are in use,
+// with the AVX2 ones instead ("q8-avx2"), and m = 1's time against the bf16
 // product's on the same shape, all interleaved in one run (times: workTime's, see BenchmarkRows).
 func BenchmarkQ8Rows(b *testing.B) {
 	if fast == nil {
@@ -167,6 +168,9 @@ func BenchmarkQ8Rows(b *testing.B) {
 	oneRow := *fast
 	oneRow.q8DotN = nil
 	impls := map[string]*isa{"q8": saved, "q8-1row": &oneRow}
+	if other := avx2Q8(saved); other != nil {
+		impls["q8-avx2"] = other
+	}
 	best := map[string][]float64{}
 	keep := func(name string, i int, s float64) {
 		if best[name] == nil {

@@ -97,7 +97,8 @@ func (s *isa) selfTestQ8() error {
 	}
 	want, got := make([]float32, rows), make([]float32, rows)
 	dotQ8Rows(want, qx, dx, qw, dw)
-	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
+	lq, ld, _, _ := q8Inputs(s, qx, dx, 1, blocks)
+	s.q8Dot(&got[0], &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
 	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8DotN == nil {
 		return err
 	}
@@ -113,7 +114,8 @@ func (s *isa) selfTestQ8() error {
 		qxN, dxN = append(qxN, next...), append(dxN, 0.25, 1, 0.5)
 		dotQ8Rows(wantN[i*rows:(i+1)*rows], qxN[i*len(qx):], dxN[i*blocks:], qw, dw)
 	}
-	s.q8DotN(&gotN[0], rows, &qxN[0], &dxN[0], &qw[0], &dw[0], blocks, rows)
+	lq, ld, _, _ = q8Inputs(s, qxN, dxN, n, blocks)
+	s.q8DotN(&gotN[0], rows, &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
 	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
 }
 
