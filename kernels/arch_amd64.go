@@ -15,8 +15,9 @@ func supportedISAs() []*isa {
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
 	// 512, tied at 1024 and lost 15 % at 2048.
 	s := &isa{
-		name:   "avx2",
-		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
+		name:     "avx2",
+		gemmName: "avx2-6x16",
+		kernel:   gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemv2BF16: gemv2BF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
@@ -31,7 +32,9 @@ func supportedISAs() []*isa {
 }
 
 // addAVX512Extensions gives s the kernels of the AVX-512 extensions this CPU has and names
-// them in s.name: the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
+// them in s.name: the AVX-512 packed GEMM as a candidate the measurement weighs against s's own
+// (see packedISA; on the Xeon of DESIGN.md it was 1.2–1.3× faster than AVX2's 6×16, on Zen 4
+// slower), the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
 // measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
 // it: on the Xeon of DESIGN.md they took 0.5–0.6× its time (BenchmarkQ8Rows, "vnni" vs
@@ -39,6 +42,10 @@ func supportedISAs() []*isa {
 func addAVX512Extensions(s *isa) {
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
 		return
+	}
+	s.fmaLoop, s.fmaFlops = fmaLoopAVX512, 384 // the CPU's FMA peak is its zmm one
+	if s.kernel != nil && s.mr != 12 {
+		s.packedAlt = withAVX512Packed(&isa{})
 	}
 	s.sharedBF16Rows1, s.sharedBF16Rows4 = wideBF16Rows1, wideBF16Rows4
 	s.sharedF32Rows1, s.sharedF32Rows4 = wideF32Rows1, wideF32Rows4
@@ -60,16 +67,22 @@ func allISAs() []*isa {
 	if list == nil || !cpu.X86.HasAVX512F {
 		return list
 	}
-	s := &isa{
-		name:   "avx512",
-		kernel: gemmKernelAVX512, mr: 12, nr: 32, kc: 256, mc: 144, nc: 512, narrow: 128 << 10,
+	s := withAVX512Packed(&isa{
+		name:    "avx512",
 		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
-		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX512, fmaFlops: 384, choice: new(choiceState),
-	}
+	})
 	addAVX512Extensions(s)
 	return append([]*isa{s}, list...)
+}
+
+// withAVX512Packed gives s the AVX-512 packed GEMM: the 12×32 micro-kernel (24 zmm
+// accumulators) and its blocks, and returns s.
+func withAVX512Packed(s *isa) *isa {
+	s.gemmName, s.kernel, s.mr, s.nr, s.kc, s.mc, s.nc, s.narrow = "avx512-12x32", gemmKernelAVX512, 12, 32, 256, 144, 512, 128<<10
+	s.packF32, s.packBF16, s.pack6F32 = packTransposeF32AVX2, packTransposeBF16AVX2, nil
+	return s
 }
 
 //go:noescape

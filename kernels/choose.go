@@ -28,7 +28,7 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
-const cacheVersion = 2
+const cacheVersion = 3
 
 // The measured weights, n×k, 8 MiB in bf16 and 16 MiB in fp32: well beyond the L2, so the
 // decode paths are timed streaming weights from at least the L3, and small enough that the
@@ -52,6 +52,10 @@ type RowChoice struct {
 	Shape    [2]int         `json:"shape"`   // n, k of the measured weights
 	Measured time.Time      `json:"measured"`
 	Products []ProductPaths `json:"products"`
+	// Packed names the packed GEMM kernel chosen (products of more rows, training), and
+	// PackedSeconds the time of each candidate on the shapes of measurePacked.
+	Packed        string             `json:"packed"`
+	PackedSeconds map[string]float64 `json:"packed_seconds"`
 
 	// Source says where the choice came from: the file read, or why it was measured afresh.
 	Source string `json:"-"`
@@ -73,10 +77,11 @@ type rowTable struct {
 	choice *RowChoice
 }
 
-// choiceState holds one implementation's table, loaded at first use.
+// choiceState holds one implementation's table and packed GEMM kernels, loaded at first use.
 type choiceState struct {
-	once  sync.Once
-	table atomic.Pointer[rowTable]
+	once   sync.Once
+	table  atomic.Pointer[rowTable]
+	packed atomic.Pointer[isa]
 }
 
 // pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
@@ -85,6 +90,11 @@ func (s *isa) pathFor(bf16 bool, m int) path {
 	if m > maxRows {
 		return pathPacked
 	}
+	return s.table().paths[b2i(bf16)][m]
+}
+
+// table is s's row table, loaded (from the cache, or measured) at first use.
+func (s *isa) table() *rowTable {
 	t := s.choice.table.Load()
 	if t == nil {
 		s.choice.once.Do(func() {
@@ -93,7 +103,36 @@ func (s *isa) pathFor(bf16 bool, m int) path {
 		})
 		t = s.choice.table.Load()
 	}
-	return t.paths[b2i(bf16)][m]
+	return t
+}
+
+// packedISA is the implementation whose packed GEMM kernels s uses: s itself or s.packedAlt,
+// as measured (see measurePacked).
+func (s *isa) packedISA() *isa {
+	if p := s.choice.packed.Load(); p != nil {
+		return p
+	}
+	s.table()
+	return s.choice.packed.Load()
+}
+
+// packedCandidates are the packed GEMM implementations s can use.
+func (s *isa) packedCandidates() []*isa {
+	if s.packedAlt == nil {
+		return []*isa{s}
+	}
+	return []*isa{s, s.packedAlt}
+}
+
+// setPacked makes the candidate named name s's packed GEMM; false if there is none.
+func (s *isa) setPacked(name string) bool {
+	for _, p := range s.packedCandidates() {
+		if p.gemmName == name {
+			s.choice.packed.Store(p)
+			return true
+		}
+	}
+	return false
 }
 
 func b2i(b bool) int {
@@ -110,6 +149,7 @@ func (s *isa) install(c *RowChoice) {
 		q, _ := parsePath(p.Path)
 		t.paths[b2i(p.Weights == "bf16")][p.Rows] = q
 	}
+	s.setPacked(c.Packed)
 	s.choice.table.Store(t)
 }
 
@@ -158,7 +198,10 @@ func loadOrMeasure(s *isa, file string, refresh bool, measure func(*isa) []Produ
 		why = err.Error()
 	}
 	c := &RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
-		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC(), Products: measure(s)}
+		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC()}
+	c.Packed, c.PackedSeconds = measurePacked(s)
+	s.setPacked(c.Packed) // the row paths' measurement runs the packed product
+	c.Products = measure(s)
 	c.Source = "measured now (" + why + ")"
 	if file == "" {
 		return c, nil
@@ -205,6 +248,8 @@ func (c *RowChoice) validFor(s *isa) error {
 		return fmt.Errorf("measured the %q kernels, in use are %q", c.ISA, s.name)
 	case c.Workers != Workers():
 		return fmt.Errorf("measured with %d workers, now %d", c.Workers, Workers())
+	case !s.hasPacked(c.Packed):
+		return fmt.Errorf("packed kernel %q is not one of the %s kernels", c.Packed, s.name)
 	}
 	var seen [2][maxRows + 1]bool
 	for _, p := range c.Products {
@@ -434,4 +479,52 @@ func interpolate(xs []int, ys []float64, x int) (float64, bool) {
 		}
 	}
 	return ys[len(ys)-1], x == xs[len(xs)-1]
+}
+
+// hasPacked reports whether name is one of s's packed GEMM candidates.
+func (s *isa) hasPacked(name string) bool {
+	for _, p := range s.packedCandidates() {
+		if p.gemmName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// measurePacked times s's packed GEMM candidates (where there is more than one) on a
+// prefill-like product (64×2048 by 2048×2048) and a training-like one (512×1024 by
+// 1024×1024), round robin, keeping each one's fastest, and returns the name of the one with the
+// smallest sum and every candidate's.
+func measurePacked(s *isa) (string, map[string]float64) {
+	cands := s.packedCandidates()
+	if len(cands) == 1 {
+		return s.gemmName, nil
+	}
+	shapes := [][3]int{{64, 2048, 2048}, {512, 1024, 1024}}
+	seconds := map[string]float64{}
+	for _, shape := range shapes {
+		m, k, n := shape[0], shape[1], shape[2]
+		x, w, out := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+		fillPattern(len(x), func(i int, v float32) { x[i] = v })
+		fillPattern(len(w), func(i int, v float32) { w[i] = v })
+		best := make([]float64, len(cands))
+		for range measureRounds {
+			for j, p := range cands {
+				t := workTime(func() { gemmOn(p, out, n, m, n, k, rowMajor(x, k), weightsF32(w, k), false) })
+				if best[j] == 0 || t < best[j] {
+					best[j] = t
+				}
+			}
+		}
+		for j, p := range cands {
+			seconds[p.gemmName] += best[j]
+		}
+	}
+	winner := cands[0]
+	for _, p := range cands[1:] {
+		if seconds[p.gemmName] < seconds[winner.gemmName] {
+			winner = p
+		}
+	}
+	return winner.gemmName, seconds
 }

@@ -86,7 +86,14 @@ type isa struct {
 	fmaLoop  func(n int)
 	fmaFlops int
 
-	// choice is the measured path per row count for products with few rows (see pathFor).
+	// gemmName names the packed GEMM kernels (kernel and blocks above); packedAlt is another
+	// implementation whose packed GEMM s may use instead, as measured (see packedISA), nil where
+	// there is none.
+	gemmName  string
+	packedAlt *isa
+
+	// choice is the measured path per row count for products with few rows (see pathFor) and
+	// the packed GEMM in use.
 	choice *choiceState
 }
 
@@ -114,6 +121,12 @@ func chooseISA(limit string) *isa {
 		if err := s.selfTest(); err != nil {
 			rejected = append(rejected, s.name+": "+err.Error())
 			continue
+		}
+		if alt := s.packedAlt; alt != nil {
+			if err := alt.selfTestGemm(); err != nil {
+				rejected = append(rejected, alt.gemmName+" packed kernel: "+err.Error())
+				s.packedAlt = nil
+			}
 		}
 		return s
 	}

@@ -73,7 +73,7 @@ func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	case p == pathRows:
 		gemmDot(s, out, n, m, n, k, a, bt, false)
 	default:
-		gemm(out, n, m, n, k, a, bt, false)
+		gemmOn(s.packedISA(), out, n, m, n, k, a, bt, false)
 	}
 }
 

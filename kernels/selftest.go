@@ -11,29 +11,9 @@ import (
 // bit for bit whatever its summation order. chooseISA rejects an implementation that fails:
 // a wrong kernel must cost speed, never correctness.
 func (s *isa) selfTest() error {
-	kc := 2*s.gemvStep + 3
-	a, b := exactData(kc*s.mr, 1), exactData(kc*s.nr, 2)
-	for _, add := range []bool{false, true} {
-		got, want := exactData(s.mr*s.nr, 3), exactData(s.mr*s.nr, 3)
-		s.kernel(kc, &a[0], &b[0], &got[0], s.nr, add)
-		for r := range s.mr {
-			for j := range s.nr {
-				var sum float32
-				for p := range kc {
-					sum += a[p*s.mr+r] * b[p*s.nr+j]
-				}
-				if add {
-					want[r*s.nr+j] += sum
-				} else {
-					want[r*s.nr+j] = sum
-				}
-			}
-		}
-		if err := sameValues("gemm kernel", got, want); err != nil {
-			return err
-		}
+	if err := s.selfTestGemm(); err != nil {
+		return err
 	}
-
 	const rows = 8
 	k := 2 * s.gemvStep
 	x, w := exactData(k, 4), exactData(rows*k, 5)
@@ -75,6 +55,33 @@ func (s *isa) selfTest() error {
 		return err
 	}
 	return s.selfTestVector()
+}
+
+// selfTestGemm checks the packed GEMM micro-kernel, storing and adding, over 67 steps.
+func (s *isa) selfTestGemm() error {
+	const kc = 67
+	a, b := exactData(kc*s.mr, 1), exactData(kc*s.nr, 2)
+	for _, add := range []bool{false, true} {
+		got, want := exactData(s.mr*s.nr, 3), exactData(s.mr*s.nr, 3)
+		s.kernel(kc, &a[0], &b[0], &got[0], s.nr, add)
+		for r := range s.mr {
+			for j := range s.nr {
+				var sum float32
+				for p := range kc {
+					sum += a[p*s.mr+r] * b[p*s.nr+j]
+				}
+				if add {
+					want[r*s.nr+j] += sum
+				} else {
+					want[r*s.nr+j] = sum
+				}
+			}
+		}
+		if err := sameValues("gemm kernel", got, want); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // selfTestQ8 checks the q8_0 kernel, where the implementation has one, on 3 rows of 3 runs
