@@ -37,8 +37,8 @@ func supportedISAs() []*isa {
 // slower), the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
 // measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
-// it: on the Xeon of DESIGN.md they took 0.5–0.6× its time (BenchmarkQ8Rows, "vnni" vs
-// "avx2").
+// them: on the AVX-512 Xeon of DESIGN.md they took 0.94× the AVX2 kernels' time for one row and
+// 0.79× for 16 (BenchmarkQ8Rows, "q8" vs "q8-avx2", 15840×5280).
 func addAVX512Extensions(s *isa) {
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
 		return

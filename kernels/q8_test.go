@@ -194,8 +194,9 @@ func BenchmarkQ8Rows(b *testing.B) {
 		for i, m := range ms[1:] {
 			b.ReportMetric(float64(m)*best[name][0]/best[name][i+1], fmt.Sprintf("%s-m%d/m1", name, m))
 		}
+		b.ReportMetric(best[name][0]*1e3, name+"-m1-ms")
+		b.ReportMetric(best[name][len(ms)-1]*1e3, name+"-m16-ms")
 	}
-	b.ReportMetric(best["q8"][0]*1e3, "q8-m1-ms")
 	b.ReportMetric(best["bf16"][0]*1e3, "bf16-m1-ms")
 	b.ReportMetric(best["q8"][0]/best["bf16"][0], "q8/bf16-m1")
 }
