@@ -14,21 +14,49 @@ func supportedISAs() []*isa {
 	// per nc columns (5–8 % faster than nc = 512 at 2048³, the same at 1024³). narrow is 512 KiB,
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
 	// 512, tied at 1024 and lost 15 % at 2048.
-	var q8 func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-	var q8x2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-	if cpu.X86.HasF16C {
-		q8, q8x2 = q8DotAVX2, q8Dot2AVX2
-	}
-	return []*isa{{
-		name:  "avx2",
-		q8Dot: q8, q8Dot2: q8x2,
-		kernel: gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
+	s := &isa{
+		name:     "avx2",
+		gemmName: "avx2-6x16",
+		kernel:   gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemv2BF16: gemv2BF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
-	}}
+	}
+	if cpu.X86.HasF16C {
+		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
+	}
+	addAVX512Extensions(s)
+	return []*isa{s}
+}
+
+// addAVX512Extensions gives s the kernels of the AVX-512 extensions this CPU has and names
+// them in s.name: the AVX-512 packed GEMM as a candidate the measurement weighs against s's own
+// (see packedISA; on the Xeon of DESIGN.md it was 1.2–1.3× faster than AVX2's 6×16, on Zen 4
+// slower), the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
+// measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
+// VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
+// them: on the AVX-512 Xeon of DESIGN.md they took 0.94× the AVX2 kernels' time for one row and
+// 0.79× for 16 (BenchmarkQ8Rows, "q8" vs "q8-avx2", 15840×5280).
+func addAVX512Extensions(s *isa) {
+	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
+		return
+	}
+	s.fmaLoop, s.fmaFlops = fmaLoopAVX512, 384 // the CPU's FMA peak is its zmm one
+	if s.kernel != nil && s.mr != 12 {
+		s.packedAlt = withAVX512Packed(&isa{})
+	}
+	s.sharedBF16Rows1, s.sharedBF16Rows4 = wideBF16Rows1, wideBF16Rows4
+	s.sharedF32Rows1, s.sharedF32Rows4 = wideF32Rows1, wideF32Rows4
+	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
+		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
+		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
+	}
+	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {
+		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotVNNI, q8Dot4VNNI, 4, q8LayoutVNNI
+		s.name += "+vnni"
+	}
 }
 
 // allISAs is supportedISAs plus the AVX-512 implementation where the CPU has AVX-512F. That
@@ -39,14 +67,22 @@ func allISAs() []*isa {
 	if list == nil || !cpu.X86.HasAVX512F {
 		return list
 	}
-	return append([]*isa{{
-		name:   "avx512",
-		kernel: gemmKernelAVX512, mr: 12, nr: 32, kc: 256, mc: 144, nc: 512, narrow: 128 << 10,
+	s := withAVX512Packed(&isa{
+		name:    "avx512",
 		gemvF32: gemvF32AVX512, gemvBF16: gemvBF16AVX512, gemvStep: 32,
-		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2,
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX512, fmaFlops: 384, choice: new(choiceState),
-	}}, list...)
+	})
+	addAVX512Extensions(s)
+	return append([]*isa{s}, list...)
+}
+
+// withAVX512Packed gives s the AVX-512 packed GEMM: the 12×32 micro-kernel (24 zmm
+// accumulators) and its blocks, and returns s.
+func withAVX512Packed(s *isa) *isa {
+	s.gemmName, s.kernel, s.mr, s.nr, s.kc, s.mc, s.nc, s.narrow = "avx512-12x32", gemmKernelAVX512, 12, 32, 256, 144, 512, 128<<10
+	s.packF32, s.packBF16, s.pack6F32 = packTransposeF32AVX2, packTransposeBF16AVX2, nil
+	return s
 }
 
 //go:noescape
@@ -75,6 +111,33 @@ func q8DotAVX2(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks
 
 //go:noescape
 func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
+//go:noescape
+func q8DotVNNI(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
+//go:noescape
+func q8Dot4VNNI(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+
+//go:noescape
+func dpBF16Rows1(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func dpBF16Rows4(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func dpLoopBF16(n int)
+
+//go:noescape
+func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows4(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

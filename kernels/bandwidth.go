@@ -69,16 +69,30 @@ func MeasurePeak() float64 {
 	if fast == nil {
 		return 0
 	}
+	return measureLoop(fast.fmaLoop, fast.fmaFlops)
+}
+
+// MeasureDotPeak is MeasurePeak for VDPBF16PS (a multiply and an add per bf16 pair, two pairs
+// per fp32 lane): the ceiling of the bf16 dot-product path. It returns 0 where there is none.
+func MeasureDotPeak() float64 {
+	if fast == nil || fast.dpLoop == nil {
+		return 0
+	}
+	return measureLoop(fast.dpLoop, 1024)
+}
+
+// measureLoop runs loop on every worker, five times, and returns the best rate in GFLOP/s.
+func measureLoop(loop func(n int), flopsPerIter int) float64 {
 	const iters = 1 << 20
 	best := 0.0
 	for range 5 {
 		start := time.Now()
 		Parallel(Workers(), func(lo, hi int) {
 			for range hi - lo {
-				fast.fmaLoop(iters)
+				loop(iters)
 			}
 		})
-		flops := float64(Workers()) * iters * float64(fast.fmaFlops)
+		flops := float64(Workers()) * iters * float64(flopsPerIter)
 		if g := flops / time.Since(start).Seconds() / 1e9; g > best {
 			best = g
 		}

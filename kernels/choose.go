@@ -28,7 +28,7 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
-const cacheVersion = 1
+const cacheVersion = 3
 
 // The measured weights, n×k, 8 MiB in bf16 and 16 MiB in fp32: well beyond the L2, so the
 // decode paths are timed streaming weights from at least the L3, and small enough that the
@@ -52,6 +52,10 @@ type RowChoice struct {
 	Shape    [2]int         `json:"shape"`   // n, k of the measured weights
 	Measured time.Time      `json:"measured"`
 	Products []ProductPaths `json:"products"`
+	// Packed names the packed GEMM kernel chosen (products of more rows, training), and
+	// PackedSeconds the time of each candidate on the shapes of measurePacked.
+	Packed        string             `json:"packed"`
+	PackedSeconds map[string]float64 `json:"packed_seconds"`
 
 	// Source says where the choice came from: the file read, or why it was measured afresh.
 	Source string `json:"-"`
@@ -73,17 +77,24 @@ type rowTable struct {
 	choice *RowChoice
 }
 
-// choiceState holds one implementation's table, loaded at first use.
+// choiceState holds one implementation's table and packed GEMM kernels, loaded at first use.
 type choiceState struct {
-	once  sync.Once
-	table atomic.Pointer[rowTable]
+	once   sync.Once
+	table  atomic.Pointer[rowTable]
+	packed atomic.Pointer[isa]
 }
 
-// pathFor is the path s takes for m rows of bf16 (or fp32) weights.
+// pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
+// MaxRowwise rows (see choosePaths), the measured one up to maxRows, the packed product beyond.
 func (s *isa) pathFor(bf16 bool, m int) path {
 	if m > maxRows {
 		return pathPacked
 	}
+	return s.table().paths[b2i(bf16)][m]
+}
+
+// table is s's row table, loaded (from the cache, or measured) at first use.
+func (s *isa) table() *rowTable {
 	t := s.choice.table.Load()
 	if t == nil {
 		s.choice.once.Do(func() {
@@ -92,7 +103,36 @@ func (s *isa) pathFor(bf16 bool, m int) path {
 		})
 		t = s.choice.table.Load()
 	}
-	return t.paths[b2i(bf16)][m]
+	return t
+}
+
+// packedISA is the implementation whose packed GEMM kernels s uses: s itself or s.packedAlt,
+// as measured (see measurePacked).
+func (s *isa) packedISA() *isa {
+	if p := s.choice.packed.Load(); p != nil {
+		return p
+	}
+	s.table()
+	return s.choice.packed.Load()
+}
+
+// packedCandidates are the packed GEMM implementations s can use.
+func (s *isa) packedCandidates() []*isa {
+	if s.packedAlt == nil {
+		return []*isa{s}
+	}
+	return []*isa{s, s.packedAlt}
+}
+
+// setPacked makes the candidate named name s's packed GEMM; false if there is none.
+func (s *isa) setPacked(name string) bool {
+	for _, p := range s.packedCandidates() {
+		if p.gemmName == name {
+			s.choice.packed.Store(p)
+			return true
+		}
+	}
+	return false
 }
 
 func b2i(b bool) int {
@@ -109,6 +149,7 @@ func (s *isa) install(c *RowChoice) {
 		q, _ := parsePath(p.Path)
 		t.paths[b2i(p.Weights == "bf16")][p.Rows] = q
 	}
+	s.setPacked(c.Packed)
 	s.choice.table.Store(t)
 }
 
@@ -157,7 +198,10 @@ func loadOrMeasure(s *isa, file string, refresh bool, measure func(*isa) []Produ
 		why = err.Error()
 	}
 	c := &RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
-		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC(), Products: measure(s)}
+		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC()}
+	c.Packed, c.PackedSeconds = measurePacked(s)
+	s.setPacked(c.Packed) // the row paths' measurement runs the packed product
+	c.Products = measure(s)
 	c.Source = "measured now (" + why + ")"
 	if file == "" {
 		return c, nil
@@ -193,7 +237,7 @@ func readChoice(s *isa, file string) (*RowChoice, error) {
 }
 
 // validFor checks that c was measured for s on this CPU and chooses, for both weight types and
-// every m = 1…maxRows exactly once, a path s has.
+// every m = 1…maxRows exactly once, a path s has, the one-row path up to MaxRowwise.
 func (c *RowChoice) validFor(s *isa) error {
 	switch {
 	case c.Version != cacheVersion:
@@ -204,6 +248,8 @@ func (c *RowChoice) validFor(s *isa) error {
 		return fmt.Errorf("measured the %q kernels, in use are %q", c.ISA, s.name)
 	case c.Workers != Workers():
 		return fmt.Errorf("measured with %d workers, now %d", c.Workers, Workers())
+	case !s.hasPacked(c.Packed):
+		return fmt.Errorf("packed kernel %q is not one of the %s kernels", c.Packed, s.name)
 	}
 	var seen [2][maxRows + 1]bool
 	for _, p := range c.Products {
@@ -213,7 +259,7 @@ func (c *RowChoice) validFor(s *isa) error {
 			return fmt.Errorf("unknown weight type %q", p.Weights)
 		case p.Rows < 1 || p.Rows > maxRows:
 			return fmt.Errorf("rows %d outside 1…%d", p.Rows, maxRows)
-		case !ok || !s.runs(q):
+		case !ok || !s.runs(q, p.Weights == "bf16"):
 			return fmt.Errorf("path %q is not one of the %s kernels", p.Path, s.name)
 		case seen[b2i(p.Weights == "bf16")][p.Rows]:
 			return fmt.Errorf("%s rows %d chosen twice", p.Weights, p.Rows)
@@ -222,6 +268,17 @@ func (c *RowChoice) validFor(s *isa) error {
 	}
 	if len(c.Products) != 2*maxRows {
 		return fmt.Errorf("%d products, want %d", len(c.Products), 2*maxRows)
+	}
+	oneRow := map[string]string{}
+	for _, p := range c.Products {
+		if p.Rows == 1 {
+			oneRow[p.Weights] = p.Path
+		}
+	}
+	for _, p := range c.Products {
+		if p.Rows <= MaxRowwise && p.Path != oneRow[p.Weights] {
+			return fmt.Errorf("%s rows %d take %s, not the one-row path %s", p.Weights, p.Rows, p.Path, oneRow[p.Weights])
+		}
 	}
 	return nil
 }
@@ -288,7 +345,7 @@ func measurePaths(s *isa) []ProductPaths {
 		bt := measureWeights(bf16)
 		best := map[path][]float64{}
 		for p := range numPaths {
-			if s.runs(p) {
+			if s.runs(p, bf16) {
 				best[p] = make([]float64, len(measuredRows))
 			}
 		}
@@ -354,7 +411,9 @@ func fillPattern(n int, set func(i int, v float32)) {
 }
 
 // choosePaths picks, for every m = 1…maxRows, the path with the smallest time, from the best
-// times per path at measuredRows, interpolated linearly in m between them.
+// times per path at measuredRows, interpolated linearly in m between them; except that every m
+// up to MaxRowwise takes one path, the one-row path (see MaxRowwise): the path whose time,
+// divided by the best time at that m, averages least over the measured m up to MaxRowwise.
 func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 	weights := map[bool]string{true: "bf16", false: "f32"}[bf16]
 	var out []ProductPaths
@@ -376,7 +435,35 @@ func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 		pp.Path = fastest.String()
 		out = append(out, pp)
 	}
+	oneRow := oneRowPath(out).String()
+	for i := range min(MaxRowwise, maxRows) {
+		out[i].Path = oneRow
+	}
 	return out
+}
+
+// oneRowPath is the path whose time over the best one's averages least over the measured m
+// up to MaxRowwise (products, for m = 1…, as choosePaths makes them).
+func oneRowPath(products []ProductPaths) path {
+	score := map[path]float64{}
+	for _, m := range measuredRows {
+		if m > MaxRowwise {
+			break
+		}
+		pp := products[m-1]
+		fastest := pp.Seconds[pp.Path]
+		for name, t := range pp.Seconds {
+			p, _ := parsePath(name)
+			score[p] += t / fastest
+		}
+	}
+	winner, least := path(0), 0.0
+	for p := range numPaths {
+		if v, ok := score[p]; ok && (least == 0 || v < least) {
+			winner, least = p, v
+		}
+	}
+	return winner
 }
 
 // interpolate returns y at x from the points (xs[i], ys[i]) (xs increasing, x within them),
@@ -392,4 +479,52 @@ func interpolate(xs []int, ys []float64, x int) (float64, bool) {
 		}
 	}
 	return ys[len(ys)-1], x == xs[len(xs)-1]
+}
+
+// hasPacked reports whether name is one of s's packed GEMM candidates.
+func (s *isa) hasPacked(name string) bool {
+	for _, p := range s.packedCandidates() {
+		if p.gemmName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// measurePacked times s's packed GEMM candidates (where there is more than one) on a
+// prefill-like product (64×2048 by 2048×2048) and a training-like one (512×1024 by
+// 1024×1024), round robin, keeping each one's fastest, and returns the name of the one with the
+// smallest sum and every candidate's.
+func measurePacked(s *isa) (string, map[string]float64) {
+	cands := s.packedCandidates()
+	if len(cands) == 1 {
+		return s.gemmName, nil
+	}
+	shapes := [][3]int{{64, 2048, 2048}, {512, 1024, 1024}}
+	seconds := map[string]float64{}
+	for _, shape := range shapes {
+		m, k, n := shape[0], shape[1], shape[2]
+		x, w, out := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+		fillPattern(len(x), func(i int, v float32) { x[i] = v })
+		fillPattern(len(w), func(i int, v float32) { w[i] = v })
+		best := make([]float64, len(cands))
+		for range measureRounds {
+			for j, p := range cands {
+				t := workTime(func() { gemmOn(p, out, n, m, n, k, rowMajor(x, k), weightsF32(w, k), false) })
+				if best[j] == 0 || t < best[j] {
+					best[j] = t
+				}
+			}
+		}
+		for j, p := range cands {
+			seconds[p.gemmName] += best[j]
+		}
+	}
+	winner := cands[0]
+	for _, p := range cands[1:] {
+		if seconds[p.gemmName] < seconds[winner.gemmName] {
+			winner = p
+		}
+	}
+	return winner.gemmName, seconds
 }

@@ -16,7 +16,7 @@ func fakeMeasure(calls *int) func(*isa) []ProductPaths {
 		for i, m := range measuredRows {
 			best[pathGemv][i] = float64(m)
 		}
-		if s.runs(pathRows) {
+		if s.runs(pathRows, true) {
 			best[pathRows] = make([]float64, len(measuredRows))
 			for i := range measuredRows {
 				best[pathRows][i] = 0.5
@@ -36,7 +36,8 @@ func firstISA(t testing.TB) *isa {
 
 // TestChoiceCache checks that a measurement is written, read back without measuring again, and
 // measured afresh on refresh, when the file is corrupt, and when it comes from another CPU,
-// implementation or worker count or names a path the implementation lacks.
+// implementation or worker count, names a path the implementation lacks, or takes another
+// path than the one-row path for m ≤ MaxRowwise, or a packed GEMM it lacks.
 func TestChoiceCache(t *testing.T) {
 	s := firstISA(t)
 	file := filepath.Join(t.TempDir(), "sub", "kernels.json")
@@ -63,6 +64,12 @@ func TestChoiceCache(t *testing.T) {
 		"outside":         func(c *RowChoice) { c.Products[0].Rows = maxRows + 1 },
 		"unknown weight":  func(c *RowChoice) { c.Products[0].Weights = "int4" },
 		"products, want":  func(c *RowChoice) { c.Products = c.Products[1:] },
+		"packed kernel":   func(c *RowChoice) { c.Packed = "avx9-1x1" },
+	}
+	if MaxRowwise >= 2 {
+		edits["not the one-row path"] = func(c *RowChoice) {
+			c.Products[1].Path = map[bool]string{true: "packed", false: "gemv"}[c.Products[0].Path == "gemv"]
+		}
 	}
 	for want, edit := range edits {
 		var bad RowChoice
@@ -113,6 +120,9 @@ func TestChoiceInstalled(t *testing.T) {
 		t.Fatalf("measured choice invalid: %v", err)
 	}
 	s.install(c)
+	if got := s.packedISA().gemmName; got != c.Packed || !s.hasPacked(got) {
+		t.Fatalf("packed GEMM in use %q, chosen %q", got, c.Packed)
+	}
 	for _, p := range c.Products {
 		if got := s.pathFor(p.Weights == "bf16", p.Rows); got.String() != p.Path {
 			t.Fatalf("%s m=%d: pathFor %s, chosen %s", p.Weights, p.Rows, got, p.Path)
@@ -162,7 +172,7 @@ func FuzzReadChoice(f *testing.F) {
 		probe.install(c)
 		for _, bf16 := range []bool{false, true} {
 			for m := 1; m <= maxRows; m++ {
-				if p := probe.pathFor(bf16, m); !s.runs(p) {
+				if p := probe.pathFor(bf16, m); !s.runs(p, bf16) {
 					t.Fatalf("installed path %s for m=%d, which %s lacks", p, m, s.name)
 				}
 			}

@@ -39,9 +39,30 @@ type isa struct {
 	// q8Dot is the q8_0 kernel of dotQ8Rows (blocks runs of 32 per row, rows weight rows, both
 	// positive); nil where the portable one runs.
 	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-	// q8Dot2 is q8Dot for two rows of x (back to back), storing out[r] and out[ldo+r]; nil
-	// where q8Dot is.
-	q8Dot2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	// q8DotN is q8Dot for q8Rows rows of x (back to back), storing row i's out[i·ldo+r], every
+	// result bit for bit as q8Dot gives it; nil where q8Dot is.
+	q8DotN func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	q8Rows int
+	// q8Layout lays out m rows of quantized activations (qx, dx as QuantizeQ8Activations makes
+	// them, blocks runs per row) as q8Dot and q8DotN read them, row i's at q[i·ldq:] and
+	// d[i·ldd:]; nil where they read qx and dx as they are.
+	q8Layout func(qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int)
+
+	// bf16 dot products with VDPBF16PS (see gemvDP): dpBF16Rows1 computes out[r] = x·w[r]
+	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of
+	// 4) weight rows of k (a positive multiple of dpStep) steps; dpBF16Rows4 does so for four
+	// rows of x at once (row i at x[i·ldx], out[i·ldo]), each result bit for bit as
+	// dpBF16Rows1's. Nil where the CPU has no AVX512_BF16 (then pathDP is never taken).
+	dpBF16Rows1 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
+	// The 4-row FMA kernels of pathShared (see gemvShared): like dpBF16Rows1 and dpBF16Rows4, with
+	// fp32 x (ldx floats) against bf16 or fp32 weights, k a positive multiple of sharedStep;
+	// nil without AVX-512.
+	sharedBF16Rows1, sharedBF16Rows4 func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+	sharedF32Rows1, sharedF32Rows4   func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+	// dpLoop runs n iterations of independent VDPBF16PS, 1024 flops each (a multiply and an add
+	// per bf16 pair); it only serves MeasureDotPeak.
+	dpLoop func(n int)
 
 	// Transposing packs: dst[p*width+r] = src[r*rs+p] for r < width, p < kc (both positive
 	// multiples of 8), bf16 widened; nil where the Go loops do it.
@@ -65,7 +86,14 @@ type isa struct {
 	fmaLoop  func(n int)
 	fmaFlops int
 
-	// choice is the measured path per row count for products with few rows (see pathFor).
+	// gemmName names the packed GEMM kernels (kernel and blocks above); packedAlt is another
+	// implementation whose packed GEMM s may use instead, as measured (see packedISA), nil where
+	// there is none.
+	gemmName  string
+	packedAlt *isa
+
+	// choice is the measured path per row count for products with few rows (see pathFor) and
+	// the packed GEMM in use.
 	choice *choiceState
 }
 
@@ -93,6 +121,12 @@ func chooseISA(limit string) *isa {
 		if err := s.selfTest(); err != nil {
 			rejected = append(rejected, s.name+": "+err.Error())
 			continue
+		}
+		if alt := s.packedAlt; alt != nil {
+			if err := alt.selfTestGemm(); err != nil {
+				rejected = append(rejected, alt.gemmName+" packed kernel: "+err.Error())
+				s.packedAlt = nil
+			}
 		}
 		return s
 	}

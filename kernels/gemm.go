@@ -124,6 +124,11 @@ func roundUp(n, multiple int) int { return (n + multiple - 1) / multiple * multi
 // gemm computes C (=|+=) A·B where C is m×n with row stride ldc, A is m×k and bt is B's
 // transpose (n×k).
 func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	gemmOn(fast.packedISA(), c, ldc, m, n, k, a, bt, add)
+}
+
+// gemmOn is gemm with s's packed kernels.
+func gemmOn(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -135,10 +140,10 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		}
 		return
 	}
-	if bt.cs == 1 && roundUp(m, fast.mr)*min(fast.kc, k) <= fast.narrow {
-		gemmNarrow(c, ldc, m, n, k, a, bt, add)
+	if bt.cs == 1 && roundUp(m, s.mr)*min(s.kc, k) <= s.narrow {
+		gemmNarrow(s, c, ldc, m, n, k, a, bt, add)
 	} else {
-		gemmWide(c, ldc, m, n, k, a, bt, add)
+		gemmWide(s, c, ldc, m, n, k, a, bt, add)
 	}
 }
 
@@ -146,8 +151,7 @@ func gemm(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 // of B the workers first pack the slab together, then compute it: split by rows of C when
 // there are enough (each worker packing its own A blocks, both sharing the packed slab), by
 // columns otherwise (each packing all of the few rows of A).
-func gemmWide(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
-	s := fast
+func gemmWide(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 	// Buffers are allocated per call and sized to the product: a pool would keep up to a slab
 	// per concurrent caller alive between calls, for a saving that is small next to the work.
 	b := make([]float32, min(s.kc, k)*roundUp(min(s.nc, n), s.nr))
@@ -181,8 +185,7 @@ const narrowChunk = 64 << 10
 // single Parallel call and no barrier per slab: each packs one nr-wide micro-panel of B at a
 // time into its own L1-sized buffer and uses it at once for all rows, reading the packed slab
 // of A from L2. The columns go in chunks whose part of C stays cached across the kc slabs.
-func gemmNarrow(c []float32, ldc, m, n, k int, a, bt operand, add bool) {
-	s := fast
+func gemmNarrow(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 	mp := roundUp(m, s.mr)
 	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
 	nw.a = make([]float32, mp*k+2) // slab pc at mp*pc; +2 for pack6F32's spill

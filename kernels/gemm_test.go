@@ -222,7 +222,8 @@ func FuzzGemm(f *testing.F) {
 // benchmarkProduct reports GFLOP/s for an m×k×n product run by fn; GFLOP per CPU-second
 // (flops over the process's CPU time), the rate per core the code reached while it ran, which
 // other load on a shared machine disturbs far less than wall time; and the rate as a share of
-// the FMA peak (MeasurePeak) measured right after, under the same load.
+// the FMA peak (MeasurePeak) and of the VDPBF16PS peak (MeasureDotPeak, where there is one)
+// measured right after, under the same load.
 func benchmarkProduct(b *testing.B, m, k, n int, fn func()) {
 	fn() // warm up the pool and the pack buffers
 	cpu0 := processCPUTime()
@@ -238,6 +239,9 @@ func benchmarkProduct(b *testing.B, m, k, n int, fn func()) {
 	}
 	if peak := MeasurePeak(); peak > 0 {
 		b.ReportMetric(100*rate/peak, "%peak")
+	}
+	if peak := MeasureDotPeak(); peak > 0 {
+		b.ReportMetric(100*rate/peak, "%bf16dot-peak")
 	}
 }
 
@@ -267,6 +271,10 @@ func BenchmarkGemm(b *testing.B) {
 		b.Run(s.name+"/bf16", func(b *testing.B) {
 			w := randomBF16(rng, s.n*s.k, 0)
 			benchmarkProduct(b, s.m, s.k, s.n, func() { gemm(out, s.n, s.m, s.n, s.k, rowMajor(x, s.k), weightsBF16(w, s.k), false) })
+		})
+		b.Run(s.name+"/linear-bf16", func(b *testing.B) { // the path LinearBF16 takes for m rows
+			w := randomBF16(rng, s.n*s.k, 0)
+			benchmarkProduct(b, s.m, s.k, s.n, func() { LinearBF16(out, x, w, s.m, s.k, s.n) })
 		})
 		b.Run(s.name+"/matmul", func(b *testing.B) {
 			w := randomSlice(rng, s.n*s.k, 0)

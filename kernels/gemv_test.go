@@ -17,6 +17,15 @@ type gemvCase struct{ m, k, n int }
 // value (ε = 2⁻²⁴): any summation order, fused or not, stays within it. exact holds the
 // float64 results.
 func gemvBound(x []float32, w func(j, p int) float32, m, k, n int) (exact, bound []float64) {
+	return gemvBoundPath(x, w, m, k, n, pathGemv)
+}
+
+// gemvBoundPath is gemvBound for bf16 weights along path p: for pathDP, dpSlack is added.
+func gemvBoundPath(x []float32, w func(j, p int) float32, m, k, n int, path path) (exact, bound []float64) {
+	rel := float64(k) * 0x1p-24
+	if path == pathDP {
+		rel += dpSlack(k)
+	}
 	exact, bound = make([]float64, m*n), make([]float64, m*n)
 	for i := range m {
 		for j := range n {
@@ -26,10 +35,25 @@ func gemvBound(x []float32, w func(j, p int) float32, m, k, n int) (exact, bound
 				s += v
 				a += math.Abs(v)
 			}
-			exact[i*n+j], bound[i*n+j] = s, float64(k)*0x1p-24*a
+			exact[i*n+j], bound[i*n+j] = s, rel*a
 		}
 	}
 	return exact, bound
+}
+
+// dpSlack is what pathDP adds to the rounding bound of a k-step bf16 product, relative to
+// Σ|w·x|: x's split error (at most 2⁻¹⁶·|x| split, 2⁻⁸·|x| rounded) and the sums of its extra
+// parts.
+func dpSlack(k int) float64 {
+	return float64((dpParts-1)*k)*0x1p-24*(1+0x1p-8) + map[int]float64{1: 0x1p-8, 2: 0x1p-16}[dpParts]
+}
+
+// bf16PathInUse is the path LinearBF16 takes for m rows (pathGemv for the portable code).
+func bf16PathInUse(m int) path {
+	if fast == nil {
+		return pathGemv
+	}
+	return fast.pathFor(true, m)
 }
 
 // checkGemv compares got with the exact results within bound.
@@ -56,7 +80,7 @@ func runGemv(t *testing.T, c gemvCase, rng *rand.Rand) {
 	checkGemv(t, fmt.Sprintf("%s f32 %+v", Backend(), c), out, exact, bound)
 
 	LinearBF16(out, x, wb, c.m, c.k, c.n)
-	exact, bound = gemvBound(x, func(j, p int) float32 { return BF16ToFloat32(wb[j*c.k+p]) }, c.m, c.k, c.n)
+	exact, bound = gemvBoundPath(x, func(j, p int) float32 { return BF16ToFloat32(wb[j*c.k+p]) }, c.m, c.k, c.n, bf16PathInUse(c.m))
 	checkGemv(t, fmt.Sprintf("%s bf16 %+v", Backend(), c), out, exact, bound)
 }
 
@@ -88,8 +112,8 @@ func TestGemvMatchesPortable(t *testing.T) {
 	fast = nil
 	LinearBF16(portable, x, w, 1, k, n)
 	fast = saved
-	_, bound := gemvBound(x, func(j, p int) float32 { return BF16ToFloat32(w[j*k+p]) }, 1, k, n)
 	forEachISA(t, func(name string) {
+		_, bound := gemvBoundPath(x, func(j, p int) float32 { return BF16ToFloat32(w[j*k+p]) }, 1, k, n, bf16PathInUse(1))
 		got := make([]float32, n)
 		LinearBF16(got, x, w, 1, k, n)
 		for j := range got {

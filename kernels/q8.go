@@ -34,26 +34,59 @@ func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 		QuantizeQ8Activations(qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks], x[i*k:(i+1)*k])
 	}
 	s := fast
+	lq, ld, ldq, ldd := q8Inputs(s, qx, dx, m, blocks)
 	rowsPerBlock := max(q8RowBytes/(k+2*blocks), 1)
 	Parallel(n, func(lo, hi int) {
 		for r0 := lo; r0 < hi; r0 += rowsPerBlock {
 			r1 := min(r0+rowsPerBlock, hi)
 			qw, dw := quants[r0*k:r1*k], scales[r0*blocks:r1*blocks]
 			i := 0
-			for ; s != nil && s.q8Dot2 != nil && i+2 <= m; i += 2 {
-				_ = out[(i+1)*n+r1-1]
-				s.q8Dot2(&out[i*n+r0], n, &qx[i*k], &dx[i*blocks], &qw[0], &dw[0], blocks, r1-r0)
+			for ; s != nil && s.q8DotN != nil && i+s.q8Rows <= m; i += s.q8Rows {
+				_ = out[(i+s.q8Rows-1)*n+r1-1]
+				s.q8DotN(&out[i*n+r0], n, &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, r1-r0)
 			}
 			for ; i < m; i++ {
-				o, q, d := out[i*n+r0:i*n+r1], qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks]
+				o := out[i*n+r0 : i*n+r1]
 				if s != nil && s.q8Dot != nil {
-					s.q8Dot(&o[0], &q[0], &d[0], &qw[0], &dw[0], blocks, len(o))
+					s.q8Dot(&o[0], &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, len(o))
 				} else {
-					dotQ8Rows(o, q, d, qw, dw)
+					dotQ8Rows(o, qx[i*k:(i+1)*k], dx[i*blocks:(i+1)*blocks], qw, dw)
 				}
 			}
 		}
 	})
+}
+
+// q8Inputs returns m rows of quantized activations as s's q8_0 kernels read them, with their
+// row strides.
+func q8Inputs(s *isa, qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int) {
+	if s == nil || s.q8Layout == nil {
+		return qx, dx, blocks * Q8Block, blocks
+	}
+	return s.q8Layout(qx, dx, m, blocks)
+}
+
+// q8LayoutVNNI lays out activations for the VNNI kernels (see q8vnni_amd64.s): per row, the
+// quants padded with zeros to whole pairs of runs, and per pair of runs 16 int32 corrections
+// −128·Σ of four quants (lane j of run b + half covering quants 4j…4j+3 of that run) then 16
+// scales (the run's dx in its eight lanes); a missing second run has zeros.
+func q8LayoutVNNI(qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int) {
+	pairs := (blocks + 1) / 2
+	ldq, ldd = pairs*2*Q8Block, pairs*32
+	q, d = make([]int8, m*ldq), make([]float32, m*ldd)
+	for i := range m {
+		copy(q[i*ldq:], qx[i*blocks*Q8Block:(i+1)*blocks*Q8Block])
+		for b := range blocks {
+			run := qx[(i*blocks+b)*Q8Block:][:Q8Block]
+			lanes := d[i*ldd+b/2*32+b%2*8:]
+			for j := range 8 {
+				sum := int32(run[4*j]) + int32(run[4*j+1]) + int32(run[4*j+2]) + int32(run[4*j+3])
+				lanes[j] = math.Float32frombits(uint32(-128 * sum))
+				lanes[16+j] = dx[i*blocks+b]
+			}
+		}
+	}
+	return q, d, ldq, ldd
 }
 
 // dotQ8Rows is the portable q8_0 kernel: out[r] = Σ_b d[r][b]·dx[b]·Σ_i qw[r][32b+i]·qx[32b+i]

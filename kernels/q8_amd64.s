@@ -95,9 +95,21 @@ q8reduce:
 	VHADDPS      xacc, xacc, xacc; \
 	VMOVSS       xacc, dst
 
+// Q8R2RUN accumulates run i (0 or 1 of a pair) of both rows of x into accA and accB, loading
+// and widening the weights once.
+#define Q8R2RUN(i, accA, accB) \
+	VMOVDQU   (i*32)(R8), Y2; \
+	VPSIGNB   Y2, Y2, Y4; \
+	MOVWLZX   (i*2)(R9), AX; \
+	VMOVD     AX, X5; \
+	VCVTPH2PS X5, X5; \
+	Q8ROW2((i*32)(SI), (i*4)(R10), Y7, Y8, accA); \
+	Q8ROW2((i*32)(SI)(R11*1), (i*4)(R10)(R13*1), Y9, Y10, accB)
+
 // func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 // q8DotAVX2 for two rows of x at once (qx, dx: the rows back to back, blocks·32 quants and
-// blocks scales each), sharing every load and widening of the weights: out[r] and out[ldo+r].
+// blocks scales each), sharing every load and widening of the weights: out[r] and out[ldo+r],
+// each bit for bit as q8DotAVX2 gives it (the same two accumulators per row, even and odd runs).
 TEXT ·q8Dot2AVX2(SB), NOSPLIT, $0-64
 	MOVQ     out+0(FP), DI
 	MOVQ     ldo+8(FP), DX
@@ -116,28 +128,38 @@ q8r2row:
 	MOVQ   dx+24(FP), R10
 	MOVQ   blocks+48(FP), CX
 	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
 	VXORPS Y3, Y3, Y3
+	VXORPS Y11, Y11, Y11
+	CMPQ   CX, $2
+	JB     q8r2single
 
-q8r2run:
+q8r2pair:
 	PREFETCHT0 1024(R8)
-	VMOVDQU    (R8), Y2
-	VPSIGNB    Y2, Y2, Y4
-	MOVWLZX    (R9), AX
-	VMOVD      AX, X5
-	VCVTPH2PS  X5, X5
-	Q8ROW2((SI), (R10), Y7, Y8, Y0)
-	Q8ROW2((SI)(R11*1), (R10)(R13*1), Y9, Y10, Y3)
-	ADDQ       $32, SI
-	ADDQ       $32, R8
-	ADDQ       $4, R10
-	ADDQ       $2, R9
-	DECQ       CX
-	JNZ        q8r2run
+	Q8R2RUN(0, Y0, Y3)
+	Q8R2RUN(1, Y1, Y11)
+	ADDQ       $64, SI
+	ADDQ       $64, R8
+	ADDQ       $8, R10
+	ADDQ       $4, R9
+	SUBQ       $2, CX
+	CMPQ       CX, $2
+	JAE        q8r2pair
 
+q8r2single:
+	TESTQ CX, CX
+	JZ    q8r2reduce
+	Q8R2RUN(0, Y0, Y3)
+	ADDQ  $32, R8
+	ADDQ  $2, R9
+
+q8r2reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y11, Y3, Y3
 	REDUCE1(Y0, X0, (DI))
 	REDUCE1(Y3, X3, (DI)(DX*1))
-	ADDQ $4, DI
-	DECQ R12
-	JNZ  q8r2row
+	ADDQ   $4, DI
+	DECQ   R12
+	JNZ    q8r2row
 	VZEROUPPER
 	RET

@@ -150,7 +150,8 @@ func TestF16(t *testing.T) {
 
 // BenchmarkQ8Rows reports the aggregate rows per second of q8_0 products with m = 1, 2, 4, 8,
 // 16 rows through Huginn-0125's fused q, k, v weights (15840×5280), as a ratio to m = 1, with
-// the two-row kernel ("q8") and without it ("q8-1row"), and m = 1's time against the bf16
+// the multi-row kernel ("q8"), without it ("q8-1row") and, where the VNNI kernels are in use,
+// with the AVX2 ones instead ("q8-avx2"), and m = 1's time against the bf16
 // product's on the same shape, all interleaved in one run (times: workTime's, see BenchmarkRows).
 func BenchmarkQ8Rows(b *testing.B) {
 	if fast == nil {
@@ -165,8 +166,11 @@ func BenchmarkQ8Rows(b *testing.B) {
 	saved := fast
 	defer func() { fast = saved }()
 	oneRow := *fast
-	oneRow.q8Dot2 = nil
+	oneRow.q8DotN = nil
 	impls := map[string]*isa{"q8": saved, "q8-1row": &oneRow}
+	if other := avx2Q8(saved); other != nil {
+		impls["q8-avx2"] = other
+	}
 	best := map[string][]float64{}
 	keep := func(name string, i int, s float64) {
 		if best[name] == nil {
@@ -190,8 +194,9 @@ func BenchmarkQ8Rows(b *testing.B) {
 		for i, m := range ms[1:] {
 			b.ReportMetric(float64(m)*best[name][0]/best[name][i+1], fmt.Sprintf("%s-m%d/m1", name, m))
 		}
+		b.ReportMetric(best[name][0]*1e3, name+"-m1-ms")
+		b.ReportMetric(best[name][len(ms)-1]*1e3, name+"-m16-ms")
 	}
-	b.ReportMetric(best["q8"][0]*1e3, "q8-m1-ms")
 	b.ReportMetric(best["bf16"][0]*1e3, "bf16-m1-ms")
 	b.ReportMetric(best["q8"][0]/best["bf16"][0], "q8/bf16-m1")
 }

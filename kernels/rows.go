@@ -17,13 +17,20 @@ const (
 	pathRows
 	// pathPacked runs the packed blocked product (gemm), built for many rows.
 	pathPacked
+	// pathShared runs the 4-row FMA kernels (gemvShared): as pathDP, with fp32 x and fp32
+	// multiply-adds, for bf16 and fp32 weights.
+	pathShared
+	// pathDP runs the VDPBF16PS products (gemvDP, bf16 weights only): each weight is read once,
+	// into registers, for four rows at a time, and the block of weights from L2 for the next
+	// four.
+	pathDP
 	numPaths
 )
 
 // maxRows is the most rows for which a path is chosen per m; more rows always take pathPacked.
 const maxRows = 16
 
-var pathNames = [numPaths]string{"gemv", "rows", "packed"}
+var pathNames = [numPaths]string{"gemv", "rows", "packed", "shared", "dpbf16"}
 
 func (p path) String() string { return pathNames[p] }
 
@@ -37,14 +44,28 @@ func parsePath(name string) (path, bool) {
 	return 0, false
 }
 
-// runs reports whether s has the kernels path p needs.
-func (s *isa) runs(p path) bool { return p != pathRows || s.dotF32 != nil && s.dotBF16 != nil }
+// runs reports whether s has the kernels path p needs for bf16 (or fp32) weights.
+func (s *isa) runs(p path, bf16 bool) bool {
+	switch p {
+	case pathRows:
+		return s.dotF32 != nil && s.dotBF16 != nil
+	case pathShared:
+		return s.sharedF32Rows1 != nil
+	case pathDP:
+		return bf16 && s.dpBF16Rows1 != nil
+	}
+	return true
+}
 
 // linearPath computes out[m×n] = a[m×k] · btᵀ with s's kernels along path p (bt holds Linear's
 // weights by rows).
 func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	switch {
 	case m == 0 || n == 0:
+	case p == pathShared:
+		gemvShared(s, out, a.f32, bt, m, k, n)
+	case p == pathDP:
+		gemvDP(s, out, a.f32, bt.bf16, m, k, n, dpParts)
 	case p == pathGemv && bt.bf16 != nil:
 		gemv(s, out, a.f32, bt.bf16, m, k, n, s.gemvBF16, s.gemv2BF16, dotBF16Generic)
 	case p == pathGemv:
@@ -52,7 +73,7 @@ func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	case p == pathRows:
 		gemmDot(s, out, n, m, n, k, a, bt, false)
 	default:
-		gemm(out, n, m, n, k, a, bt, false)
+		gemmOn(s.packedISA(), out, n, m, n, k, a, bt, false)
 	}
 }
 

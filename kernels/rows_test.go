@@ -13,7 +13,7 @@ func TestRowPathsMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 1))
 	forEachISA(t, func(name string) {
 		for p := range numPaths {
-			if !fast.runs(p) {
+			if !fast.runs(p, true) {
 				continue
 			}
 			for m := 1; m <= maxRows+1; m++ {
@@ -32,11 +32,13 @@ func checkPath(t *testing.T, label string, p path, rng *rand.Rand, m, k, n int) 
 	x := randomSlice(rng, m*k, 1)
 	wf, wb := randomSlice(rng, n*k, 3), randomBF16(rng, n*k, 1)
 	out := randomSlice(rng, m*n, 1) // garbage the path must overwrite
-	linearPath(fast, p, out, rowMajor(x, k), weightsF32(wf, k), m, k, n)
-	exact, bound := gemvBound(x, func(j, q int) float32 { return wf[j*k+q] }, m, k, n)
-	checkGemv(t, label+" f32", out, exact, bound)
+	if fast.runs(p, false) {
+		linearPath(fast, p, out, rowMajor(x, k), weightsF32(wf, k), m, k, n)
+		exact, bound := gemvBound(x, func(j, q int) float32 { return wf[j*k+q] }, m, k, n)
+		checkGemv(t, label+" f32", out, exact, bound)
+	}
 	linearPath(fast, p, out, rowMajor(x, k), weightsBF16(wb, k), m, k, n)
-	exact, bound = gemvBound(x, func(j, q int) float32 { return BF16ToFloat32(wb[j*k+q]) }, m, k, n)
+	exact, bound := gemvBoundPath(x, func(j, q int) float32 { return BF16ToFloat32(wb[j*k+q]) }, m, k, n, p)
 	checkGemv(t, label+" bf16", out, exact, bound)
 }
 
@@ -51,23 +53,14 @@ func TestPathNames(t *testing.T) {
 	}
 }
 
-// legacyPath is the routing Linear had before the row paths were chosen per m: m
-// matrix-vector products up to 8 rows, the dot-product tiles (inside gemm) up to 16.
-func legacyPath(m int) path {
-	if m <= 8 {
-		return pathGemv
-	}
-	return pathRows
-}
-
 // BenchmarkRows reports the aggregate rows per second of products with m = 1, 2, 4, 8, 16 rows
 // through Huginn-0125's fused q, k, v weights (15840×5280, out of cache), as a ratio to m = 1,
-// for the routing in use ("now") and the one before per-m paths ("legacy"), measured
-// interleaved in one run so both see the same load. Times are workTime's (CPU time per worker,
+// for the routing in use ("now", what Linear takes: up to MaxRowwise rows the one-row path) and
+// every path this CPU has, measured interleaved in one run so all see the same load. Times are workTime's (CPU time per worker,
 // capped by wall time), steadier than wall time on a shared machine. Ideal for rows sharing one
 // read: ratio m.
 func BenchmarkRows(b *testing.B) {
-	if fast == nil || !fast.runs(pathRows) {
+	if fast == nil || !fast.runs(pathRows, false) {
 		b.Skip("no row kernels on this CPU")
 	}
 	const n, k = 15840, 5280
@@ -82,7 +75,12 @@ func BenchmarkRows(b *testing.B) {
 			bt = weightsF32(randomSlice(rng, n*k, 0), k)
 		}
 		b.Run(map[bool]string{true: "bf16", false: "f32"}[bf16], func(b *testing.B) {
-			routes := map[string]func(int) path{"now": func(m int) path { return fast.pathFor(bf16, m) }, "legacy": legacyPath}
+			routes := map[string]func(int) path{"now": func(m int) path { return fast.pathFor(bf16, m) }}
+			for p := range numPaths {
+				if fast.runs(p, bf16) {
+					routes[p.String()] = func(int) path { return p }
+				}
+			}
 			best := map[string][]float64{}
 			for b.Loop() {
 				for name, route := range routes {

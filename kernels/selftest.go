@@ -11,29 +11,9 @@ import (
 // bit for bit whatever its summation order. chooseISA rejects an implementation that fails:
 // a wrong kernel must cost speed, never correctness.
 func (s *isa) selfTest() error {
-	kc := 2*s.gemvStep + 3
-	a, b := exactData(kc*s.mr, 1), exactData(kc*s.nr, 2)
-	for _, add := range []bool{false, true} {
-		got, want := exactData(s.mr*s.nr, 3), exactData(s.mr*s.nr, 3)
-		s.kernel(kc, &a[0], &b[0], &got[0], s.nr, add)
-		for r := range s.mr {
-			for j := range s.nr {
-				var sum float32
-				for p := range kc {
-					sum += a[p*s.mr+r] * b[p*s.nr+j]
-				}
-				if add {
-					want[r*s.nr+j] += sum
-				} else {
-					want[r*s.nr+j] = sum
-				}
-			}
-		}
-		if err := sameValues("gemm kernel", got, want); err != nil {
-			return err
-		}
+	if err := s.selfTestGemm(); err != nil {
+		return err
 	}
-
 	const rows = 8
 	k := 2 * s.gemvStep
 	x, w := exactData(k, 4), exactData(rows*k, 5)
@@ -71,7 +51,37 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestQ8(); err != nil {
 		return err
 	}
+	if err := s.selfTestRows4(); err != nil {
+		return err
+	}
 	return s.selfTestVector()
+}
+
+// selfTestGemm checks the packed GEMM micro-kernel, storing and adding, over 67 steps.
+func (s *isa) selfTestGemm() error {
+	const kc = 67
+	a, b := exactData(kc*s.mr, 1), exactData(kc*s.nr, 2)
+	for _, add := range []bool{false, true} {
+		got, want := exactData(s.mr*s.nr, 3), exactData(s.mr*s.nr, 3)
+		s.kernel(kc, &a[0], &b[0], &got[0], s.nr, add)
+		for r := range s.mr {
+			for j := range s.nr {
+				var sum float32
+				for p := range kc {
+					sum += a[p*s.mr+r] * b[p*s.nr+j]
+				}
+				if add {
+					want[r*s.nr+j] += sum
+				} else {
+					want[r*s.nr+j] = sum
+				}
+			}
+		}
+		if err := sameValues("gemm kernel", got, want); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // selfTestQ8 checks the q8_0 kernel, where the implementation has one, on 3 rows of 3 runs
@@ -94,18 +104,59 @@ func (s *isa) selfTestQ8() error {
 	}
 	want, got := make([]float32, rows), make([]float32, rows)
 	dotQ8Rows(want, qx, dx, qw, dw)
-	s.q8Dot(&got[0], &qx[0], &dx[0], &qw[0], &dw[0], blocks, rows)
-	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8Dot2 == nil {
+	lq, ld, _, _ := q8Inputs(s, qx, dx, 1, blocks)
+	s.q8Dot(&got[0], &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
+	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8DotN == nil {
 		return err
 	}
-	// Two rows of x: the first as above, the second the first reversed with other scales.
-	qx2, dx2 := append(slices.Clone(qx), qx...), append(slices.Clone(dx), 4, 0.125, 1)
-	slices.Reverse(qx2[len(qx):])
-	want2, got2 := make([]float32, 2*rows), make([]float32, 2*rows)
-	copy(want2, want)
-	dotQ8Rows(want2[rows:], qx2[len(qx):], dx2[blocks:], qw, dw)
-	s.q8Dot2(&got2[0], rows, &qx2[0], &dx2[0], &qw[0], &dw[0], blocks, rows)
-	return sameValues("two-row q8_0 kernel", got2, want2)
+	// q8Rows rows of x: the first as above, each next one the previous reversed, other scales
+	// (still exact).
+	n := s.q8Rows
+	qxN, dxN := slices.Clone(qx), slices.Clone(dx)
+	wantN, gotN := make([]float32, n*rows), make([]float32, n*rows)
+	copy(wantN, want)
+	for i := 1; i < n; i++ {
+		next := slices.Clone(qxN[(i-1)*len(qx):])
+		slices.Reverse(next)
+		qxN, dxN = append(qxN, next...), append(dxN, 0.25, 1, 0.5)
+		dotQ8Rows(wantN[i*rows:(i+1)*rows], qxN[i*len(qx):], dxN[i*blocks:], qw, dw)
+	}
+	lq, ld, _, _ = q8Inputs(s, qxN, dxN, n, blocks)
+	s.q8DotN(&gotN[0], rows, &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
+	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
+}
+
+// selfTestRows4 checks the 4-row kernels, where the implementation has them (the VDPBF16PS
+// ones for both splits of x, the FMA ones for both weight types): 4 rows of x (the 4-row
+// kernel) and a fifth (the 1-row kernel) against 8 weight rows of 2·dpStep + 3 steps (a tail
+// in Go).
+func (s *isa) selfTestRows4() error {
+	const m, n, k = 5, 8, 2*dpStep + 3
+	x, w := exactData(m*k, 9), exactData(n*k, 10)
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		wb[i] = Float32ToBF16(v)
+	}
+	want, wantF, got := make([]float32, m*n), make([]float32, m*n), make([]float32, m*n)
+	linearBF16Generic(want, x, wb, m, k, n)
+	linearGeneric(wantF, x, w, m, k, n)
+	check := func(what string, want []float32, run func()) error {
+		clear(got)
+		run()
+		return sameValues(what, got, want)
+	}
+	var errs []error
+	if s.dpBF16Rows1 != nil {
+		for _, parts := range []int{1, 2} {
+			errs = append(errs, check(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), want,
+				func() { gemvDP(s, got, x, wb, m, k, n, parts) }))
+		}
+	}
+	if s.sharedF32Rows1 != nil {
+		errs = append(errs, check("4-row bf16 kernels", want, func() { gemvShared(s, got, x, weightsBF16(wb, k), m, k, n) }),
+			check("4-row fp32 kernels", wantF, func() { gemvShared(s, got, x, weightsF32(w, k), m, k, n) }))
+	}
+	return errors.Join(errs...)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through

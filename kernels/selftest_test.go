@@ -60,13 +60,49 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.q8Dot(out, qx, dx, qw, dw, blocks-1, rows)
 			}
 		},
-		"two-row q8_0 drops a run": func(s *isa) {
-			if good.q8Dot2 == nil {
+		"multi-row q8_0 drops a run": func(s *isa) {
+			if good.q8DotN == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			s.q8Dot2 = func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int) {
-				good.q8Dot2(out, ldo, qx, dx, qw, dw, blocks-1, rows)
+			s.q8DotN = func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int) {
+				good.q8DotN(out, ldo, qx, dx, qw, dw, blocks-1, rows)
+			}
+		},
+		"VDPBF16PS 4-row kernel drops a step": func(s *isa) {
+			if good.dpBF16Rows4 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.dpBF16Rows4 = func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.dpBF16Rows4(out, ldo, x, ldx, w, k-dpStep, ldw, rows, parts)
+			}
+		},
+		"VDPBF16PS 1-row kernel drops a step": func(s *isa) {
+			if good.dpBF16Rows1 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.dpBF16Rows1 = func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.dpBF16Rows1(out, ldo, x, ldx, w, k-dpStep, ldw, rows, parts)
+			}
+		},
+		"4-row fp32 kernel drops a step": func(s *isa) {
+			if good.sharedF32Rows4 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedF32Rows4 = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+				good.sharedF32Rows4(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			}
+		},
+		"1-row bf16 kernel drops a step": func(s *isa) {
+			if good.sharedBF16Rows1 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedBF16Rows1 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.sharedBF16Rows1(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
 			}
 		},
 		"axpy drops a block": func(s *isa) {

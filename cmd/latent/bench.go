@@ -165,6 +165,14 @@ func printKernels(w io.Writer, refresh, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "cpu      %s, %s kernels, %d workers\n", c.CPU, c.ISA, c.Workers)
 	fmt.Fprintf(w, "choice   %s; measured %s on %d×%d weights\n", c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1])
+	var packed []string
+	for name, sec := range c.PackedSeconds {
+		packed = append(packed, fmt.Sprintf("%s %.3f", name, sec*1e3))
+	}
+	slices.Sort(packed)
+	fmt.Fprintf(w, "packed   %s (ms on the measured shapes: %s)\n", c.Packed, strings.Join(packed, ", "))
+	fmt.Fprintf(w, "rows     up to %d take the one-row path, the one whose time over the best averages least,\n"+
+		"         so that each row is computed as alone (batched requests)\n", kernels.MaxRowwise)
 	fmt.Fprintln(w, "weights rows  chosen  ms per product (measured, or ~interpolated)")
 	for _, p := range c.Products {
 		names := make([]string, 0, len(p.Seconds))

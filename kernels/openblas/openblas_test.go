@@ -51,6 +51,7 @@ func BenchmarkGemmVsOpenBLAS(b *testing.B) {
 		{"1024", 1024, 1024, 1024},
 		{"2048", 2048, 2048, 2048},
 		{"huginn-prefill-64x5280x15840", 64, 5280, 15840},
+		{"huginn-prefill-16x5280x15840", 16, 5280, 15840},
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, s := range shapes {

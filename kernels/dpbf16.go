@@ -1,0 +1,140 @@
+package kernels
+
+import (
+	"math"
+	"os"
+	"unsafe"
+)
+
+// bf16 weights against fp32 activations with VDPBF16PS (AVX512_BF16), which multiplies bf16
+// pairs exactly and accumulates in fp32. The activations must be bf16 too, so each x is handed
+// over in dpParts bf16 parts (splitBF16):
+//   - split, the default (2 parts): hi = bf16(x) and lo = bf16(x − hi); hi + lo holds 16 of x's
+//     24 significant bits, so each product is off by at most 2⁻¹⁷ of |w·x|;
+//   - round (1 part, LATENT_KERNELS_BF16DOT=round, an explicit choice): bf16(x) alone, off by up
+//     to 2⁻⁹ of |w·x|, half the instructions;
+//   - off: no VDPBF16PS path.
+//
+// The kernels also flush denormals (below 2⁻¹²⁶) to zero, and an x past bf16's largest finite
+// value (about 3.39e38) becomes ±Inf. Sums are fp32 throughout.
+
+// dpStep is the k granularity of the VDPBF16PS kernels: 32 bf16, one zmm.
+const dpStep = 32
+
+// dpParts is the number of bf16 parts per activation (see above), 0 for off.
+var dpParts = bf16DotParts(os.Getenv("LATENT_KERNELS_BF16DOT"))
+
+// bf16DotParts reads LATENT_KERNELS_BF16DOT: "round" 1, "off" 0, anything else 2 (split).
+func bf16DotParts(mode string) int {
+	switch mode {
+	case "round":
+		return 1
+	case "off":
+		return 0
+	}
+	return 2
+}
+
+// splitBF16 writes x (a multiple of dpStep long) to dst as the kernels read it: per chunk of
+// dpStep elements, parts chunks of bf16, the first bf16(x), the second (parts = 2) the bf16
+// rounding of x minus the first (zero where that is not finite: x NaN or ±Inf).
+func splitBF16(dst []uint16, x []float32, parts int) {
+	dst = dst[:parts*len(x)]
+	for c := 0; c < len(x); c += dpStep {
+		hi := dst[c*parts:][:dpStep]
+		for j, v := range x[c : c+dpStep] {
+			hi[j] = Float32ToBF16(v)
+			if parts == 2 {
+				r := v - BF16ToFloat32(hi[j])
+				if math.IsNaN(float64(r)) || math.IsInf(float64(r), 0) {
+					r = 0
+				}
+				dst[c*parts+dpStep+j] = Float32ToBF16(r)
+			}
+		}
+	}
+}
+
+// gemvDP computes out = x·wᵀ (m×k by n×k bf16) with s's VDPBF16PS kernels, x split in parts
+// (see splitBF16), through gemvRows4.
+func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
+	body := k &^ (dpStep - 1)
+	ldx := parts * body
+	xs := make([]uint16, max(m*ldx, 1))
+	for i := range m {
+		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
+	}
+	gemvRows4(out, xs, ldx, x, w, m, k, n, body, parts, s.dpBF16Rows1, s.dpBF16Rows4, dotBF16Generic)
+}
+
+// rowKernel is a kernel of gemvRows4: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
+// multiple of 4) over k steps (a positive multiple of the kernel's step), for one row of x
+// (the 1-row kernel) or four (row i at x[i·ldx]).
+type rowKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts int)
+
+// gemvRows4 computes out[i*n+r] = x[i*k : i*k+k] · w[r*k : r*k+k] for i < m, r < n with a
+// pair of row kernels over xs (x as they read it, row stride ldx) for the first body steps:
+// weight rows split over the pool in groups of four and visited in blocks, each block serving
+// every row of x, four rows at a time (four) sharing each weight load, the rest one by one
+// (one, bit for bit as four). The steps past body and the last n mod 4 weight rows are added
+// in Go with tail. Every output is bitwise the same whatever m is: the m-row product equals m
+// one-row products.
+func gemvRows4[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32, w []W, m, k, n, body, parts int,
+	one, four rowKernel[X, W], tail func(x []float32, w []W) float32) {
+	groups := n &^ 3
+	if body == 0 {
+		groups = 0
+	}
+	var zero W
+	bytes := gemvBlockBytes
+	if m > 1 {
+		bytes = gemvRowsBlockBytes
+	}
+	block := max(bytes/max(int(unsafe.Sizeof(zero))*k, 1)&^3, 4)
+	Parallel((n+3)/4, func(lo, hi int) {
+		r0, end := 4*lo, min(4*hi, n)
+		full := min(end, groups)
+		for b := r0; b < full; b += block {
+			rows := min(block, full-b)
+			i := 0
+			for ; i+4 <= m; i += 4 {
+				_ = out[(i+3)*n+b+rows-1]
+				four(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+			}
+			for ; i < m; i++ {
+				one(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+			}
+		}
+		for i := range m {
+			xi, o := x[i*k:(i+1)*k], out[i*n:(i+1)*n]
+			for r := r0; r < end; r++ {
+				wr := w[r*k : (r+1)*k]
+				if r < full {
+					if body < k {
+						o[r] += tail(xi[body:], wr[body:])
+					}
+				} else {
+					o[r] = tail(xi, wr)
+				}
+			}
+		}
+	})
+}
+
+// gemvShared computes out = x·wᵀ (m×k by n×k, bf16 or fp32 weights) with s's 4-row FMA
+// kernels (pathShared) through gemvRows4.
+func gemvShared(s *isa, out, x []float32, bt operand, m, k, n int) {
+	body := k &^ (sharedStep - 1)
+	xs := x
+	if len(xs) == 0 {
+		xs = make([]float32, 1)
+	}
+	if bt.bf16 != nil {
+		gemvRows4(out, xs, k, x, bt.bf16, m, k, n, body, 1, s.sharedBF16Rows1, s.sharedBF16Rows4, dotBF16Generic)
+		return
+	}
+	gemvRows4(out, xs, k, x, bt.f32, m, k, n, body, 1, s.sharedF32Rows1, s.sharedF32Rows4, dotGeneric)
+}
+
+// sharedStep is the k granularity of the 4-row FMA kernels: 16 floats, one zmm.
+const sharedStep = 16

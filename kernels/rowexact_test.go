@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestPathsRowExact checks, for every path and weight type this CPU has, that an m-row
+// product equals m one-row products along the same path bit for bit (m = 2…17, awkward k and
+// n): what lets rows of different sequences share one product.
+func TestPathsRowExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	forEachISA(t, func(name string) {
+		for p := range numPaths {
+			for _, kn := range [][2]int{{5, 7}, {67, 13}, {517, 67}, {1000, 40}} {
+				k, n := kn[0], kn[1]
+				w, wb := randomSlice(rng, n*k, 1), randomBF16(rng, n*k, 1)
+				for _, bf16 := range []bool{false, true} {
+					if !fast.runs(p, bf16) {
+						continue
+					}
+					bt := weightsF32(w, k)
+					if bf16 {
+						bt = weightsBF16(wb, k)
+					}
+					for m := 2; m <= maxRows+1; m++ {
+						x := randomSlice(rng, m*k, 1)
+						got := make([]float32, m*n)
+						linearPath(fast, p, got, rowMajor(x, k), bt, m, k, n)
+						for i := range m {
+							want := make([]float32, n)
+							linearPath(fast, p, want, rowMajor(x[i*k:(i+1)*k], k), bt, 1, k, n)
+							if !slices.Equal(got[i*n:(i+1)*n], want) {
+								t.Errorf("%s %s bf16=%v k=%d n=%d m=%d: row %d differs from the row alone", name, p, bf16, k, n, m, i)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestQ8RowExact checks that LinearQ8's m-row product equals m one-row products bit for bit
+// (m = 2…17, odd and even run counts), with each implementation and the portable path, and
+// that the VNNI kernels, where the CPU has them, give the AVX2 kernel's bits.
+func TestQ8RowExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 3))
+	impls := append([]*isa{nil}, allISAs()...)
+	saved := fast
+	defer func() { fast = saved }()
+	for _, k := range []int{32, 96, 160, 1024} {
+		const n = 45
+		c := newQ8Case(rng, maxRows+1, k, n)
+		var reference []float32 // the first assembly implementation's
+		for _, s := range impls {
+			fast = s
+			name := Backend()
+			for m := 1; m <= maxRows+1; m++ {
+				got := make([]float32, m*n)
+				LinearQ8(got, c.x[:m*k], c.q, c.d, m, k, n)
+				for i := range m {
+					want := make([]float32, n)
+					LinearQ8(want, c.x[i*k:(i+1)*k], c.q, c.d, 1, k, n)
+					if !slices.Equal(got[i*n:(i+1)*n], want) {
+						t.Errorf("%s k=%d m=%d: row %d differs from the row alone", name, k, m, i)
+					}
+				}
+				if s == nil || s.q8Dot == nil || m != maxRows+1 {
+					continue
+				}
+				if reference == nil {
+					reference = got
+				} else if !slices.Equal(got, reference) {
+					t.Errorf("%s k=%d: q8_0 results differ from %s's", name, k, impls[1].name)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,86 @@
+// Macros shared by the row kernels of dpbf16_amd64.s and wide_amd64.s.
+
+#define PFD 1024
+
+// DPARGS loads the arguments every row kernel shares: out → DI, ldo → DX (bytes), x → SI,
+// ldx → R13, w → R8, k → CX, ldw → R14 (R13, CX, R14 as bytes of 2-byte elements: kernels
+// with 4-byte ones double them), groups of four weight rows → R12, parts → AX (then the
+// walking x pointer).
+#define DPARGS \
+	MOVQ out+0(FP), DI; \
+	MOVQ ldo+8(FP), DX; \
+	SHLQ $2, DX; \
+	MOVQ x+16(FP), SI; \
+	MOVQ ldx+24(FP), R13; \
+	SHLQ $1, R13; \
+	MOVQ w+32(FP), R8; \
+	MOVQ k+40(FP), CX; \
+	SHLQ $1, CX; \
+	MOVQ ldw+48(FP), R14; \
+	SHLQ $1, R14; \
+	MOVQ rows+56(FP), R12; \
+	SHRQ $2, R12; \
+	MOVQ parts+64(FP), AX
+
+// REDUCE stores the sum of the 16 lanes of accumulator z (y, x: its lower halves) at dst.
+#define REDUCE(z, y, x, dst) \
+	VEXTRACTF64X4 $1, z, Y24; \
+	VADDPS        Y24, y, y; \
+	VEXTRACTF32X4 $1, y, X25; \
+	VADDPS        X25, x, x; \
+	VHADDPS       x, x, x; \
+	VHADDPS       x, x, x; \
+	VMOVSS        x, dst
+
+// DPGROUP points R9–R11 at the weight rows after R8 and restarts the walk along k.
+#define DPGROUP \
+	LEAQ (R8)(R14*1), R9; \
+	LEAQ (R9)(R14*1), R10; \
+	LEAQ (R10)(R14*1), R11; \
+	XORQ BX, BX; \
+	MOVQ SI, AX
+
+#define ZERO16 \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15
+
+// STORE16 stores the sixteen sums (x row i's four at out + i·ldo) and moves to the next group
+// of weight rows; it ends with the flags of the group count.
+#define STORE16 \
+	REDUCE(Z0, Y0, X0, (DI)); \
+	REDUCE(Z1, Y1, X1, 4(DI)); \
+	REDUCE(Z2, Y2, X2, 8(DI)); \
+	REDUCE(Z3, Y3, X3, 12(DI)); \
+	LEAQ   (DI)(DX*1), R9; \
+	REDUCE(Z4, Y4, X4, (R9)); \
+	REDUCE(Z5, Y5, X5, 4(R9)); \
+	REDUCE(Z6, Y6, X6, 8(R9)); \
+	REDUCE(Z7, Y7, X7, 12(R9)); \
+	ADDQ   DX, R9; \
+	REDUCE(Z8, Y8, X8, (R9)); \
+	REDUCE(Z9, Y9, X9, 4(R9)); \
+	REDUCE(Z10, Y10, X10, 8(R9)); \
+	REDUCE(Z11, Y11, X11, 12(R9)); \
+	ADDQ   DX, R9; \
+	REDUCE(Z12, Y12, X12, (R9)); \
+	REDUCE(Z13, Y13, X13, 4(R9)); \
+	REDUCE(Z14, Y14, X14, 8(R9)); \
+	REDUCE(Z15, Y15, X15, 12(R9)); \
+	ADDQ   $16, DI; \
+	LEAQ   (R11)(R14*1), R8; \
+	DECQ   R12
+
