@@ -19,7 +19,7 @@ import (
 
 // The path for each product with few rows is chosen by measurement on the CPU that runs it:
 // at first use, every path the implementation has is timed on weights beyond the caches for
-// m = measuredRows, and each m up to maxRows takes the path with the smallest (measured or,
+// m = measuredRows, and each m up to MaxFewRows takes the path with the smallest (measured or,
 // between measured m, interpolated) time. The result is cached per CPU in
 // os.UserCacheDir()/latent/kernels.json (LATENT_KERNELS_CACHE names another file, "off" none);
 // LATENT_KERNELS_REFRESH=1, or RowPaths(true), measures again. A cache that does not parse,
@@ -73,7 +73,7 @@ type ProductPaths struct {
 
 // rowTable is a RowChoice turned into the lookup pathFor does.
 type rowTable struct {
-	paths  [2][maxRows + 1]path // [bf16][m]
+	paths  [2][MaxFewRows + 1]path // [bf16][m]
 	choice *RowChoice
 }
 
@@ -85,9 +85,9 @@ type choiceState struct {
 }
 
 // pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
-// MaxRowwise rows (see choosePaths), the measured one up to maxRows, the packed product beyond.
+// MaxRowwise rows (see choosePaths), the measured one up to MaxFewRows, the packed product beyond.
 func (s *isa) pathFor(bf16 bool, m int) path {
-	if m > maxRows {
+	if m > MaxFewRows {
 		return pathPacked
 	}
 	return s.table().paths[b2i(bf16)][m]
@@ -142,7 +142,7 @@ func b2i(b bool) int {
 	return 0
 }
 
-// install makes c, validated against s (every m = 1…maxRows chosen), the table s uses.
+// install makes c, validated against s (every m = 1…MaxFewRows chosen), the table s uses.
 func (s *isa) install(c *RowChoice) {
 	t := &rowTable{choice: c} // m = 0 keeps pathGemv: linearPath returns at once
 	for _, p := range c.Products {
@@ -237,7 +237,7 @@ func readChoice(s *isa, file string) (*RowChoice, error) {
 }
 
 // validFor checks that c was measured for s on this CPU and chooses, for both weight types and
-// every m = 1…maxRows exactly once, a path s has, the one-row path up to MaxRowwise.
+// every m = 1…MaxFewRows exactly once, a path s has, the one-row path up to MaxRowwise.
 func (c *RowChoice) validFor(s *isa) error {
 	switch {
 	case c.Version != cacheVersion:
@@ -251,14 +251,14 @@ func (c *RowChoice) validFor(s *isa) error {
 	case !s.hasPacked(c.Packed):
 		return fmt.Errorf("packed kernel %q is not one of the %s kernels", c.Packed, s.name)
 	}
-	var seen [2][maxRows + 1]bool
+	var seen [2][MaxFewRows + 1]bool
 	for _, p := range c.Products {
 		q, ok := parsePath(p.Path)
 		switch {
 		case p.Weights != "bf16" && p.Weights != "f32":
 			return fmt.Errorf("unknown weight type %q", p.Weights)
-		case p.Rows < 1 || p.Rows > maxRows:
-			return fmt.Errorf("rows %d outside 1…%d", p.Rows, maxRows)
+		case p.Rows < 1 || p.Rows > MaxFewRows:
+			return fmt.Errorf("rows %d outside 1…%d", p.Rows, MaxFewRows)
 		case !ok || !s.runs(q, p.Weights == "bf16"):
 			return fmt.Errorf("path %q is not one of the %s kernels", p.Path, s.name)
 		case seen[b2i(p.Weights == "bf16")][p.Rows]:
@@ -266,8 +266,8 @@ func (c *RowChoice) validFor(s *isa) error {
 		}
 		seen[b2i(p.Weights == "bf16")][p.Rows] = true
 	}
-	if len(c.Products) != 2*maxRows {
-		return fmt.Errorf("%d products, want %d", len(c.Products), 2*maxRows)
+	if len(c.Products) != 2*MaxFewRows {
+		return fmt.Errorf("%d products, want %d", len(c.Products), 2*MaxFewRows)
 	}
 	oneRow := map[string]string{}
 	for _, p := range c.Products {
@@ -333,13 +333,13 @@ func cpuKey() string {
 }
 
 // measurePaths times every path s has for measuredRows on bf16 and fp32 weights and chooses
-// the fastest for every m = 1…maxRows. After two rounds (so one sample disturbed by other
+// the fastest for every m = 1…MaxFewRows. After two rounds (so one sample disturbed by other
 // load does not drop a path), a path more than pruneFactor times slower than the best at that
 // m is not timed again.
 func measurePaths(s *isa) []ProductPaths {
-	x := make([]float32, maxRows*measureK)
+	x := make([]float32, MaxFewRows*measureK)
 	fillPattern(len(x), func(i int, v float32) { x[i] = v })
-	out := make([]float32, maxRows*measureN)
+	out := make([]float32, MaxFewRows*measureN)
 	var products []ProductPaths
 	for _, bf16 := range []bool{true, false} {
 		bt := measureWeights(bf16)
@@ -410,14 +410,14 @@ func fillPattern(n int, set func(i int, v float32)) {
 	}
 }
 
-// choosePaths picks, for every m = 1…maxRows, the path with the smallest time, from the best
+// choosePaths picks, for every m = 1…MaxFewRows, the path with the smallest time, from the best
 // times per path at measuredRows, interpolated linearly in m between them; except that every m
 // up to MaxRowwise takes one path, the one-row path (see MaxRowwise): the path whose time,
 // divided by the best time at that m, averages least over the measured m up to MaxRowwise.
 func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 	weights := map[bool]string{true: "bf16", false: "f32"}[bf16]
 	var out []ProductPaths
-	for m := 1; m <= maxRows; m++ {
+	for m := 1; m <= MaxFewRows; m++ {
 		pp := ProductPaths{Weights: weights, Rows: m, Seconds: map[string]float64{}}
 		var fastest path
 		for p := range numPaths {
@@ -436,7 +436,7 @@ func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 		out = append(out, pp)
 	}
 	oneRow := oneRowPath(out).String()
-	for i := range min(MaxRowwise, maxRows) {
+	for i := range min(MaxRowwise, MaxFewRows) {
 		out[i].Path = oneRow
 	}
 	return out

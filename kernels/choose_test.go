@@ -61,7 +61,7 @@ func TestChoiceCache(t *testing.T) {
 		"version":         func(c *RowChoice) { c.Version = 0 },
 		"is not one of":   func(c *RowChoice) { c.Products[3].Path = "turbo" },
 		"chosen twice":    func(c *RowChoice) { c.Products[3].Rows = c.Products[2].Rows },
-		"outside":         func(c *RowChoice) { c.Products[0].Rows = maxRows + 1 },
+		"outside":         func(c *RowChoice) { c.Products[0].Rows = MaxFewRows + 1 },
 		"unknown weight":  func(c *RowChoice) { c.Products[0].Weights = "int4" },
 		"products, want":  func(c *RowChoice) { c.Products = c.Products[1:] },
 		"packed kernel":   func(c *RowChoice) { c.Packed = "avx9-1x1" },
@@ -105,7 +105,7 @@ func expectRemeasure(t *testing.T, s *isa, file string, data []byte, want string
 
 // TestChoiceInstalled checks that an installed choice is what pathFor returns, that a real
 // measurement chooses, for every m, a path the implementation runs, and that products above
-// maxRows stay on the packed path.
+// MaxFewRows stay on the packed path.
 func TestChoiceInstalled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures")
@@ -131,8 +131,8 @@ func TestChoiceInstalled(t *testing.T) {
 			t.Fatalf("%s m=%d compared %v", p.Weights, p.Rows, p.Seconds)
 		}
 	}
-	if s.pathFor(true, maxRows+1) != pathPacked {
-		t.Fatal("more than maxRows rows must take the packed path")
+	if s.pathFor(true, MaxFewRows+1) != pathPacked {
+		t.Fatal("more than MaxFewRows rows must take the packed path")
 	}
 }
 
@@ -171,7 +171,7 @@ func FuzzReadChoice(f *testing.F) {
 		probe.choice = new(choiceState)
 		probe.install(c)
 		for _, bf16 := range []bool{false, true} {
-			for m := 1; m <= maxRows; m++ {
+			for m := 1; m <= MaxFewRows; m++ {
 				if p := probe.pathFor(bf16, m); !s.runs(p, bf16) {
 					t.Fatalf("installed path %s for m=%d, which %s lacks", p, m, s.name)
 				}

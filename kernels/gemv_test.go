@@ -186,7 +186,7 @@ func FuzzGemv(f *testing.F) {
 	f.Add(uint64(1), uint16(5280), uint16(7), uint8(1))
 	f.Add(uint64(2), uint16(33), uint16(65), uint8(2))
 	f.Fuzz(func(t *testing.T, seed uint64, k, n uint16, m uint8) {
-		c := gemvCase{int(m)%(maxRows+1) + 1, int(k) % 3000, int(n)%300 + 1}
+		c := gemvCase{int(m)%(MaxFewRows+1) + 1, int(k) % 3000, int(n)%300 + 1}
 		rng := rand.New(rand.NewPCG(seed, 5))
 		forEachISA(t, func(string) { runGemv(t, c, rng) })
 	})

@@ -159,9 +159,9 @@ func BenchmarkQ8Rows(b *testing.B) {
 	}
 	const n, k = 15840, 5280
 	rng := rand.New(rand.NewPCG(6, 8))
-	c := newQ8Case(rng, maxRows, k, n)
+	c := newQ8Case(rng, MaxFewRows, k, n)
 	wb := randomBF16(rng, n*k, 0)
-	out := make([]float32, maxRows*n)
+	out := make([]float32, MaxFewRows*n)
 	ms := []int{1, 2, 4, 8, 16}
 	saved := fast
 	defer func() { fast = saved }()

@@ -24,7 +24,7 @@ func TestPathsRowExact(t *testing.T) {
 					if bf16 {
 						bt = weightsBF16(wb, k)
 					}
-					for m := 2; m <= maxRows+1; m++ {
+					for m := 2; m <= MaxFewRows+1; m++ {
 						x := randomSlice(rng, m*k, 1)
 						got := make([]float32, m*n)
 						linearPath(fast, p, got, rowMajor(x, k), bt, m, k, n)
@@ -52,12 +52,12 @@ func TestQ8RowExact(t *testing.T) {
 	defer func() { fast = saved }()
 	for _, k := range []int{32, 96, 160, 1024} {
 		const n = 45
-		c := newQ8Case(rng, maxRows+1, k, n)
+		c := newQ8Case(rng, MaxFewRows+1, k, n)
 		var reference []float32 // the first assembly implementation's
 		for _, s := range impls {
 			fast = s
 			name := Backend()
-			for m := 1; m <= maxRows+1; m++ {
+			for m := 1; m <= MaxFewRows+1; m++ {
 				got := make([]float32, m*n)
 				LinearQ8(got, c.x[:m*k], c.q, c.d, m, k, n)
 				for i := range m {
@@ -67,7 +67,7 @@ func TestQ8RowExact(t *testing.T) {
 						t.Errorf("%s k=%d m=%d: row %d differs from the row alone", name, k, m, i)
 					}
 				}
-				if s == nil || s.q8Dot == nil || m != maxRows+1 {
+				if s == nil || s.q8Dot == nil || m != MaxFewRows+1 {
 					continue
 				}
 				if reference == nil {

@@ -1,11 +1,11 @@
 package kernels
 
-// Products with few rows (decode of 1 to maxRows positions or requests at once) can take one of
+// Products with few rows (decode of 1 to MaxFewRows positions or requests at once) can take one of
 // three paths, and which is fastest depends on the CPU and on m: see pathFor.
 
 import "time"
 
-// path is one way Linear and LinearBF16 compute a product with at most maxRows rows.
+// path is one way Linear and LinearBF16 compute a product with at most MaxFewRows rows.
 type path uint8
 
 const (
@@ -27,8 +27,9 @@ const (
 	numPaths
 )
 
-// maxRows is the most rows for which a path is chosen per m; more rows always take pathPacked.
-const maxRows = 16
+// MaxFewRows is the most rows for which a path is chosen per m; more rows always take the packed
+// matrix product, which sums every output element in the same order whatever the number of rows.
+const MaxFewRows = 16
 
 var pathNames = [numPaths]string{"gemv", "rows", "packed", "shared", "dpbf16"}
 

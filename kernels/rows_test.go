@@ -16,7 +16,7 @@ func TestRowPathsMatchReference(t *testing.T) {
 			if !fast.runs(p, true) {
 				continue
 			}
-			for m := 1; m <= maxRows+1; m++ {
+			for m := 1; m <= MaxFewRows+1; m++ {
 				for _, kn := range [][2]int{{1, 5}, {7, 13}, {33, 3}, {517, 67}, {16, 1}} {
 					checkPath(t, fmt.Sprintf("%s %s m=%d k=%d n=%d", name, p, m, kn[0], kn[1]), p, rng, m, kn[0], kn[1])
 				}
@@ -65,7 +65,7 @@ func BenchmarkRows(b *testing.B) {
 	}
 	const n, k = 15840, 5280
 	rng := rand.New(rand.NewPCG(6, 7))
-	x, out := randomSlice(rng, maxRows*k, 0), make([]float32, maxRows*n)
+	x, out := randomSlice(rng, MaxFewRows*k, 0), make([]float32, MaxFewRows*n)
 	ms := []int{1, 2, 4, 8, 16}
 	for _, bf16 := range []bool{true, false} {
 		var bt operand

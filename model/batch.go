@@ -136,17 +136,12 @@ func (m *Model) stepPass(rows []Row, rowwise bool) []float32 {
 	return x
 }
 
-// fewRowsPaths is the most rows for which kernels.Linear picks a path by row count (measured
-// per CPU; see kernels.RowPaths); more rows always take the packed matrix product, which sums
-// every output element in the same order whatever the number of rows.
-const fewRowsPaths = 16
-
 // MinChunkRows is the fewest positions of a prefill chunk. Products of at least this many rows
 // take the packed path, so each row of a chunk comes out bitwise as it does within the whole
 // prompt's product, and chunks are never short enough to be mistaken for rows that share a
 // batched, row-by-row product (kernels.MaxRowwise). It is the one constant that follows
 // MaxRowwise when the kernels raise it.
-const MinChunkRows = max(fewRowsPaths, kernels.MaxRowwise) + 1
+const MinChunkRows = max(kernels.MaxFewRows, kernels.MaxRowwise) + 1
 
 // ChunkBounds cuts n positions into consecutive chunks of size positions, returning the
 // chunk boundaries 0 = b[0] < b[1] < … < b[len-1] = n. A last piece shorter than MinChunkRows
