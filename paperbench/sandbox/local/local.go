@@ -313,23 +313,11 @@ func (s *box) envArgs(env map[string]string, tag string) []string {
 	return a
 }
 
-// command is the argv that runs the request inside bwrap.
-func command(req sandbox.ExecRequest) ([]string, error) {
-	switch {
-	case req.Shell != "" && len(req.Argv) == 0:
-		return []string{"bash", "-c", req.Shell}, nil
-	case req.Shell == "" && len(req.Argv) > 0:
-		return req.Argv, nil
-	default:
-		return nil, errors.New("sandbox local: exactly one of Argv and Shell must be set")
-	}
-}
-
 // execArgv is the full host argv of one Exec, and the files it passes from fd 3 on: the
 // cgroup and rlimit prefix, then a bwrap that joins the holder's namespaces (h set) or
 // makes fresh ones.
 func (s *box) execArgv(h *holder, req sandbox.ExecRequest, tag string) ([]string, []*os.File, error) {
-	cmdline, err := command(req)
+	cmdline, err := req.Command()
 	if err != nil {
 		return nil, nil, err
 	}
