@@ -1,11 +1,11 @@
 #include "textflag.h"
 
-// Matrix-vector products over four weight rows and one or four rows of x with fp32 FMAs, for
-// bf16 weights (widened in registers, VPMOVZXWD + VPSLLD) and fp32 weights: the same frame as
-// the VDPBF16PS kernels of dpbf16_amd64.s (whose DPARGS, DPGROUP, REDUCE, ZERO16 and STORE16
-// they share, in rows.h), 16 steps per iteration. Every (x row, weight row) pair has one
-// accumulator and one fixed reduction, so the 4-row kernels' results equal the 1-row
-// kernels' bit for bit.
+// Matrix-vector products over four weight rows and one or four rows of x, or two weight rows
+// and eight rows of x (the 8-row kernels at the end), with fp32 FMAs, for bf16 weights
+// (widened in registers, VPMOVZXWD + VPSLLD) and fp32 weights: the same frame as the VDPBF16PS
+// kernels of dpbf16_amd64.s (whose DPARGS, DPGROUP, REDUCE, ZERO16 and STORE16 they share, in
+// rows.h), 16 steps per iteration. Every (x row, weight row) pair has one accumulator and one
+// fixed reduction, so the 4- and 8-row kernels' results equal the 1-row kernels' bit for bit.
 
 #include "rows.h"
 
@@ -165,5 +165,123 @@ wf4k:
 	JB   wf4k
 	STORE16
 	JNZ  wf4group
+	VZEROUPPER
+	RET
+
+// The 8-row kernels: two weight rows (Z26, Z27) against eight rows of x, read as FMA memory
+// operands (rows 0–3 from AX, 4–7 from R10, strides R13 and R15 = 3·R13), each pair (x row i,
+// weight row j) with its own accumulator Z(2i+j): the 1-row kernels' order, so the same bits,
+// with each weight load serving eight rows of x.
+
+// FMA8 adds weight register w times x rows 0–7 into accumulators a0–a7.
+#define FMA8(w, a0, a1, a2, a3, a4, a5, a6, a7) \
+	VFMADD231PS (AX), w, a0; \
+	VFMADD231PS (AX)(R13*1), w, a1; \
+	VFMADD231PS (AX)(R13*2), w, a2; \
+	VFMADD231PS (AX)(R15*1), w, a3; \
+	VFMADD231PS (R10), w, a4; \
+	VFMADD231PS (R10)(R13*1), w, a5; \
+	VFMADD231PS (R10)(R13*2), w, a6; \
+	VFMADD231PS (R10)(R15*1), w, a7
+
+#define FMA8PAIR \
+	FMA8(Z26, Z0, Z2, Z4, Z6, Z8, Z10, Z12, Z14); \
+	FMA8(Z27, Z1, Z3, Z5, Z7, Z9, Z11, Z13, Z15)
+
+// ROWS8ARGS is DPARGS for the 8-row kernels: x strides in R13 and R15, pairs of weight rows in R12.
+#define ROWS8ARGS \
+	DPARGS; \
+	SHLQ $1, R13; \
+	LEAQ (R13)(R13*2), R15; \
+	SHLQ $1, R12
+
+// GROUP2 points R9 at the weight row after R8, R10 at x row 4, and restarts the walk along k.
+#define GROUP2 \
+	LEAQ (R8)(R14*1), R9; \
+	LEAQ (SI)(R13*4), R10; \
+	XORQ BX, BX; \
+	MOVQ SI, AX
+
+// STORE2x8 stores the sixteen sums (x row i's two at out + i·ldo) and moves to the next pair
+// of weight rows; it ends with the flags of the pair count.
+#define STORE2x8 \
+	REDUCE(Z0, Y0, X0, (DI)); \
+	REDUCE(Z1, Y1, X1, 4(DI)); \
+	LEAQ   (DI)(DX*1), R11; \
+	REDUCE(Z2, Y2, X2, (R11)); \
+	REDUCE(Z3, Y3, X3, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z4, Y4, X4, (R11)); \
+	REDUCE(Z5, Y5, X5, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z6, Y6, X6, (R11)); \
+	REDUCE(Z7, Y7, X7, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z8, Y8, X8, (R11)); \
+	REDUCE(Z9, Y9, X9, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z10, Y10, X10, (R11)); \
+	REDUCE(Z11, Y11, X11, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z12, Y12, X12, (R11)); \
+	REDUCE(Z13, Y13, X13, 4(R11)); \
+	ADDQ   DX, R11; \
+	REDUCE(Z14, Y14, X14, (R11)); \
+	REDUCE(Z15, Y15, X15, 4(R11)); \
+	ADDQ   $8, DI; \
+	LEAQ   (R9)(R14*1), R8; \
+	DECQ   R12
+
+// func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+// wideBF16Rows1 for eight rows of x (row i at x[i·ldx], outputs at out[i·ldo]).
+TEXT ·wideBF16Rows8(SB), NOSPLIT, $0-72
+	ROWS8ARGS
+
+wb8group:
+	GROUP2
+	ZERO16
+
+wb8k:
+	VPMOVZXWD  (R8)(BX*1), Z26
+	VPMOVZXWD  (R9)(BX*1), Z27
+	VPSLLD     $16, Z26, Z26
+	VPSLLD     $16, Z27, Z27
+	PREFETCHT0 PFD(R8)(BX*1)
+	PREFETCHT0 PFD(R9)(BX*1)
+	FMA8PAIR
+	ADDQ       $64, AX
+	ADDQ       $64, R10
+	ADDQ       $32, BX
+	CMPQ       BX, CX
+	JB         wb8k
+	STORE2x8
+	JNZ        wb8group
+	VZEROUPPER
+	RET
+
+// func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+// wideBF16Rows8 for fp32 weights.
+TEXT ·wideF32Rows8(SB), NOSPLIT, $0-72
+	ROWS8ARGS
+	SHLQ $1, CX
+	SHLQ $1, R14
+
+wf8group:
+	GROUP2
+	ZERO16
+
+wf8k:
+	VMOVUPS    (R8)(BX*1), Z26
+	VMOVUPS    (R9)(BX*1), Z27
+	PREFETCHT0 PFD(R8)(BX*1)
+	PREFETCHT0 PFD(R9)(BX*1)
+	FMA8PAIR
+	ADDQ       $64, AX
+	ADDQ       $64, R10
+	ADDQ       $64, BX
+	CMPQ       BX, CX
+	JB         wf8k
+	STORE2x8
+	JNZ        wf8group
 	VZEROUPPER
 	RET
