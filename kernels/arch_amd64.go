@@ -134,7 +134,7 @@ func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw
 func wideBF16Rows4(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
-func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
 
 //go:noescape
 func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
@@ -143,7 +143,7 @@ func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw
 func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
-func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32
