@@ -47,8 +47,8 @@ func addAVX512Extensions(s *isa) {
 	if s.kernel != nil && s.mr != 12 {
 		s.packedAlt = withAVX512Packed(&isa{})
 	}
-	s.sharedBF16Rows1, s.sharedBF16Rows4 = wideBF16Rows1, wideBF16Rows4
-	s.sharedF32Rows1, s.sharedF32Rows4 = wideF32Rows1, wideF32Rows4
+	s.sharedBF16Rows1, s.sharedBF16Rows4, s.sharedBF16Rows8 = wideBF16Rows1, wideBF16Rows4, wideBF16Rows8
+	s.sharedF32Rows1, s.sharedF32Rows4, s.sharedF32Rows8 = wideF32Rows1, wideF32Rows4, wideF32Rows8
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
@@ -134,10 +134,16 @@ func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw
 func wideBF16Rows4(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
+func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+
+//go:noescape
 func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

@@ -56,7 +56,7 @@ func splitBF16(dst []uint16, x []float32, parts int) {
 }
 
 // gemvDP computes out = x·wᵀ (m×k by n×k bf16) with s's VDPBF16PS kernels, x split in parts
-// (see splitBF16), through gemvRows4.
+// (see splitBF16), through gemvRows.
 func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 	body := k &^ (dpStep - 1)
 	ldx := parts * body
@@ -64,23 +64,73 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 	for i := range m {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
-	gemvRows4(out, xs, ldx, x, w, m, k, n, body, parts, s.dpBF16Rows1, s.dpBF16Rows4, dotBF16Generic)
+	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{one: s.dpBF16Rows1, four: s.dpBF16Rows4}, dotBF16Generic)
 }
 
-// rowKernel is a kernel of gemvRows4: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
+// rowKernel is a kernel of gemvRows: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
 // multiple of 4) over k steps (a positive multiple of the kernel's step), for one row of x
-// (the 1-row kernel) or four (row i at x[i·ldx]).
+// (the 1-row kernel), four or eight (row i at x[i·ldx]).
 type rowKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts int)
 
-// gemvRows4 computes out[i*n+r] = x[i*k : i*k+k] · w[r*k : r*k+k] for i < m, r < n with a
-// pair of row kernels over xs (x as they read it, row stride ldx) for the first body steps:
-// weight rows split over the pool in groups of four and visited in blocks, each block serving
-// every row of x, four rows at a time (four) sharing each weight load, the rest one by one
-// (one, bit for bit as four). The steps past body and the last n mod 4 weight rows are added
-// in Go with tail. Every output is bitwise the same whatever m is: the m-row product equals m
-// one-row products.
-func gemvRows4[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32, w []W, m, k, n, body, parts int,
-	one, four rowKernel[X, W], tail func(x []float32, w []W) float32) {
+// rowKernel8 is an 8-row kernel of gemvRows: rowKernel's product for eight rows of x, over k
+// steps of a longer product when mode says so: rowsResume starts from the accumulators in acc
+// (1 KiB per pair of weight rows) instead of zero, rowsFinish stores the sums to out, and
+// without it the accumulators go back to acc, so a product split along k keeps its bits.
+type rowKernel8[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, mode int, acc *float32)
+
+// The modes of a rowKernel8 call.
+const (
+	rowsResume = 1 << iota
+	rowsFinish
+)
+
+// An 8-row kernel call covers rows8Steps steps of k when k is longer, for rows8Block weight
+// rows at a time: that stretch of the eight rows of x, 16 KiB in fp32, stays in L1 while the
+// weight rows pass over it, and their accumulators fill rows8Acc floats.
+const (
+	rows8Steps = 512
+	rows8Block = 8
+	rows8Acc   = rows8Block / 2 * 256
+)
+
+// rowKernels are the kernels of one path for 1, 4 and 8 rows of x (eight nil where the path
+// has none), each giving the 1-row kernel's bits.
+type rowKernels[X, W float32 | uint16] struct {
+	one, four rowKernel[X, W]
+	eight     rowKernel8[X, W]
+}
+
+// gemvRows8 runs eight over weight rows b…b+rows (the block of gemvRows) for x rows i…i+7, in
+// stretches of rows8Steps where body is longer, acc (rows8Acc floats) holding the accumulators.
+func gemvRows8[X, W float32 | uint16](eight rowKernel8[X, W], out []float32, xs []X, ldx int, w []W, i, b, rows, k, n, body int, acc []float32) {
+	_ = out[(i+7)*n+b+rows-1]
+	if body <= rows8Steps {
+		eight(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, rowsFinish, &acc[0])
+		return
+	}
+	for r := b; r < b+rows; r += rows8Block {
+		for c := 0; c < body; c += rows8Steps {
+			mode := 0
+			if c > 0 {
+				mode |= rowsResume
+			}
+			if c+rows8Steps >= body {
+				mode |= rowsFinish
+			}
+			eight(&out[i*n+r], n, &xs[i*ldx+c], ldx, &w[r*k+c], min(rows8Steps, body-c), k, min(rows8Block, b+rows-r), mode, &acc[0])
+		}
+	}
+}
+
+// gemvRows computes out[i*n+r] = x[i*k : i*k+k] · w[r*k : r*k+k] for i < m, r < n with row
+// kernels over xs (x as they read it, row stride ldx) for the first body steps: weight rows
+// split over the pool in groups of four and visited in blocks, each block serving every row
+// of x, eight rows at a time (kernels.eight, where there is one) sharing each weight load,
+// then four at a time (four), the rest one by one (one, bit for bit as the others). The steps
+// past body and the last n mod 4 weight rows are added in Go with tail. Every output is
+// bitwise the same whatever m is: the m-row product equals m one-row products.
+func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32, w []W, m, k, n, body, parts int,
+	kernels rowKernels[X, W], tail func(x []float32, w []W) float32) {
 	groups := n &^ 3
 	if body == 0 {
 		groups = 0
@@ -94,15 +144,22 @@ func gemvRows4[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float3
 	Parallel((n+3)/4, func(lo, hi int) {
 		r0, end := 4*lo, min(4*hi, n)
 		full := min(end, groups)
+		var acc []float32 // gemvRows8's
 		for b := r0; b < full; b += block {
 			rows := min(block, full-b)
 			i := 0
+			for ; kernels.eight != nil && i+8 <= m; i += 8 {
+				if acc == nil {
+					acc = make([]float32, rows8Acc)
+				}
+				gemvRows8(kernels.eight, out, xs, ldx, w, i, b, rows, k, n, body, acc)
+			}
 			for ; i+4 <= m; i += 4 {
 				_ = out[(i+3)*n+b+rows-1]
-				four(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+				kernels.four(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
 			}
 			for ; i < m; i++ {
-				one(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+				kernels.one(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
 			}
 		}
 		for i := range m {
@@ -121,8 +178,8 @@ func gemvRows4[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float3
 	})
 }
 
-// gemvShared computes out = x·wᵀ (m×k by n×k, bf16 or fp32 weights) with s's 4-row FMA
-// kernels (pathShared) through gemvRows4.
+// gemvShared computes out = x·wᵀ (m×k by n×k, bf16 or fp32 weights) with s's 1-, 4- and
+// 8-row FMA kernels (pathShared) through gemvRows.
 func gemvShared(s *isa, out, x []float32, bt operand, m, k, n int) {
 	body := k &^ (sharedStep - 1)
 	xs := x
@@ -130,10 +187,12 @@ func gemvShared(s *isa, out, x []float32, bt operand, m, k, n int) {
 		xs = make([]float32, 1)
 	}
 	if bt.bf16 != nil {
-		gemvRows4(out, xs, k, x, bt.bf16, m, k, n, body, 1, s.sharedBF16Rows1, s.sharedBF16Rows4, dotBF16Generic)
+		gemvRows(out, xs, k, x, bt.bf16, m, k, n, body, 1,
+			rowKernels[float32, uint16]{s.sharedBF16Rows1, s.sharedBF16Rows4, s.sharedBF16Rows8}, dotBF16Generic)
 		return
 	}
-	gemvRows4(out, xs, k, x, bt.f32, m, k, n, body, 1, s.sharedF32Rows1, s.sharedF32Rows4, dotGeneric)
+	gemvRows(out, xs, k, x, bt.f32, m, k, n, body, 1,
+		rowKernels[float32, float32]{s.sharedF32Rows1, s.sharedF32Rows4, s.sharedF32Rows8}, dotGeneric)
 }
 
 // sharedStep is the k granularity of the 4-row FMA kernels: 16 floats, one zmm.

@@ -57,9 +57,11 @@ type isa struct {
 	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 	// The 4-row FMA kernels of pathShared (see gemvShared): like dpBF16Rows1 and dpBF16Rows4, with
 	// fp32 x (ldx floats) against bf16 or fp32 weights, k a positive multiple of sharedStep;
-	// nil without AVX-512.
+	// and the 8-row ones (rowKernel8), again bit for bit as the 1-row ones; nil without AVX-512.
 	sharedBF16Rows1, sharedBF16Rows4 func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 	sharedF32Rows1, sharedF32Rows4   func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+	sharedBF16Rows8                  rowKernel8[float32, uint16]
+	sharedF32Rows8                   rowKernel8[float32, float32]
 	// dpLoop runs n iterations of independent VDPBF16PS, 1024 flops each (a multiply and an add
 	// per bf16 pair); it only serves MeasureDotPeak.
 	dpLoop func(n int)

@@ -5,8 +5,12 @@
 // DPARGS loads the arguments every row kernel shares: out → DI, ldo → DX (bytes), x → SI,
 // ldx → R13, w → R8, k → CX, ldw → R14 (R13, CX, R14 as bytes of 2-byte elements: kernels
 // with 4-byte ones double them), groups of four weight rows → R12, parts → AX (then the
-// walking x pointer).
+// walking x pointer). ROWARGS loads all but parts.
 #define DPARGS \
+	ROWARGS; \
+	MOVQ parts+64(FP), AX
+
+#define ROWARGS \
 	MOVQ out+0(FP), DI; \
 	MOVQ ldo+8(FP), DX; \
 	SHLQ $2, DX; \
@@ -19,8 +23,7 @@
 	MOVQ ldw+48(FP), R14; \
 	SHLQ $1, R14; \
 	MOVQ rows+56(FP), R12; \
-	SHRQ $2, R12; \
-	MOVQ parts+64(FP), AX
+	SHRQ $2, R12
 
 // REDUCE stores the sum of the 16 lanes of accumulator z (y, x: its lower halves) at dst.
 #define REDUCE(z, y, x, dst) \

@@ -51,7 +51,7 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestQ8(); err != nil {
 		return err
 	}
-	if err := s.selfTestRows4(); err != nil {
+	if err := s.selfTestRows(); err != nil {
 		return err
 	}
 	return s.selfTestVector()
@@ -126,12 +126,12 @@ func (s *isa) selfTestQ8() error {
 	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
 }
 
-// selfTestRows4 checks the 4-row kernels, where the implementation has them (the VDPBF16PS
-// ones for both splits of x, the FMA ones for both weight types): 4 rows of x (the 4-row
-// kernel) and a fifth (the 1-row kernel) against 8 weight rows of 2·dpStep + 3 steps (a tail
-// in Go).
-func (s *isa) selfTestRows4() error {
-	const m, n, k = 5, 8, 2*dpStep + 3
+// selfTestRows checks the row kernels, where the implementation has them (the VDPBF16PS
+// ones for both splits of x, the FMA ones for both weight types): 13 rows of x (8 through the
+// 8-row kernel where there is one, 4 through the 4-row kernel, the last through the 1-row
+// kernel) against 8 weight rows of 2·dpStep + 3 steps (a tail in Go).
+func (s *isa) selfTestRows() error {
+	const m, n, k = 13, 8, 2*dpStep + 3
 	x, w := exactData(m*k, 9), exactData(n*k, 10)
 	wb := make([]uint16, len(w))
 	for i, v := range w {
@@ -153,8 +153,8 @@ func (s *isa) selfTestRows4() error {
 		}
 	}
 	if s.sharedF32Rows1 != nil {
-		errs = append(errs, check("4-row bf16 kernels", want, func() { gemvShared(s, got, x, weightsBF16(wb, k), m, k, n) }),
-			check("4-row fp32 kernels", wantF, func() { gemvShared(s, got, x, weightsF32(w, k), m, k, n) }))
+		errs = append(errs, check("1-, 4- and 8-row bf16 kernels", want, func() { gemvShared(s, got, x, weightsBF16(wb, k), m, k, n) }),
+			check("1-, 4- and 8-row fp32 kernels", wantF, func() { gemvShared(s, got, x, weightsF32(w, k), m, k, n) }))
 	}
 	return errors.Join(errs...)
 }

@@ -96,6 +96,15 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.sharedF32Rows4(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
 			}
 		},
+		"8-row bf16 kernel drops a step": func(s *isa) {
+			if good.sharedBF16Rows8 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedBF16Rows8 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
+				good.sharedBF16Rows8(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
+			}
+		},
 		"1-row bf16 kernel drops a step": func(s *isa) {
 			if good.sharedBF16Rows1 == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
