@@ -163,7 +163,7 @@ func TestChunkedPrefillEqualsWhole(t *testing.T) {
 	}
 }
 
-func mustCache(t *testing.T, m *Model, strategy string) *Cache {
+func mustCache(t testing.TB, m *Model, strategy string) *Cache {
 	t.Helper()
 	c, err := NewCache(m.Config, strategy)
 	if err != nil {

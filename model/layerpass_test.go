@@ -62,7 +62,7 @@ func benchmarkDecodePasses(b *testing.B, m *Model, blocks []Block) {
 	for ; b.Loop(); tokens++ {
 		pos := tokens % positions
 		if pos == 0 {
-			cache = mustCache(b, m.Config)
+			cache = mustCache(b, m, "full")
 		}
 		runBlocks(m, blocks, x, 1, pos, cache)
 	}
@@ -75,7 +75,7 @@ func benchmarkPrefillPasses(b *testing.B, m *Model, blocks []Block, rows int) {
 	start := time.Now()
 	passes := 0
 	for ; b.Loop(); passes += len(blocks) {
-		runBlocks(m, blocks, append([]float32(nil), x...), rows, 0, mustCache(b, m.Config))
+		runBlocks(m, blocks, append([]float32(nil), x...), rows, 0, mustCache(b, m, "full"))
 	}
 	sec := time.Since(start).Seconds()
 	flops := 2 * float64(rows) * float64(blockProductSize(&blocks[0])) * float64(passes)
@@ -96,14 +96,6 @@ func runBlocks(m *Model, blocks []Block, x []float32, S, pos int, cache *Cache) 
 		}
 		m.blockForward(&blocks[i], x, S, pos, slot, cache)
 	}
-}
-
-func mustCache(b *testing.B, cfg *Config) *Cache {
-	c, err := NewCache(cfg, "full")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
 
 // blockProductSize is the number of weights in a block's matrix products.
