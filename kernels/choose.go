@@ -124,15 +124,21 @@ func (s *isa) packedCandidates() []*isa {
 	return []*isa{s, s.packedAlt}
 }
 
-// setPacked makes the candidate named name s's packed GEMM; false if there is none.
-func (s *isa) setPacked(name string) bool {
+// packedNamed is s's packed GEMM candidate named name, nil if there is none.
+func (s *isa) packedNamed(name string) *isa {
 	for _, p := range s.packedCandidates() {
 		if p.gemmName == name {
-			s.choice.packed.Store(p)
-			return true
+			return p
 		}
 	}
-	return false
+	return nil
+}
+
+// setPacked makes the candidate named name s's packed GEMM, if s has one of that name.
+func (s *isa) setPacked(name string) {
+	if p := s.packedNamed(name); p != nil {
+		s.choice.packed.Store(p)
+	}
 }
 
 func b2i(b bool) int {
@@ -248,7 +254,7 @@ func (c *RowChoice) validFor(s *isa) error {
 		return fmt.Errorf("measured the %q kernels, in use are %q", c.ISA, s.name)
 	case c.Workers != Workers():
 		return fmt.Errorf("measured with %d workers, now %d", c.Workers, Workers())
-	case !s.hasPacked(c.Packed):
+	case s.packedNamed(c.Packed) == nil:
 		return fmt.Errorf("packed kernel %q is not one of the %s kernels", c.Packed, s.name)
 	}
 	var seen [2][MaxFewRows + 1]bool
@@ -479,16 +485,6 @@ func interpolate(xs []int, ys []float64, x int) (float64, bool) {
 		}
 	}
 	return ys[len(ys)-1], x == xs[len(xs)-1]
-}
-
-// hasPacked reports whether name is one of s's packed GEMM candidates.
-func (s *isa) hasPacked(name string) bool {
-	for _, p := range s.packedCandidates() {
-		if p.gemmName == name {
-			return true
-		}
-	}
-	return false
 }
 
 // measurePacked times s's packed GEMM candidates (where there is more than one) on a

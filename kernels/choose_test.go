@@ -120,7 +120,7 @@ func TestChoiceInstalled(t *testing.T) {
 		t.Fatalf("measured choice invalid: %v", err)
 	}
 	s.install(c)
-	if got := s.packedISA().gemmName; got != c.Packed || !s.hasPacked(got) {
+	if got := s.packedISA().gemmName; got != c.Packed || s.packedNamed(got) == nil {
 		t.Fatalf("packed GEMM in use %q, chosen %q", got, c.Packed)
 	}
 	for _, p := range c.Products {
