@@ -23,6 +23,17 @@ func NewCapture(limit int) *Capture {
 	return &Capture{limit: limit}
 }
 
+// Output returns the writer a backend sends an exec's output to, and the Capture behind it
+// that caps ExecResult.Output: the writer feeds the capture and, when req.Stream is set, the
+// live stream too.
+func (req ExecRequest) Output() (*Capture, io.Writer) {
+	c := NewCapture(req.OutputLimit)
+	if req.Stream == nil {
+		return c, c
+	}
+	return c, io.MultiWriter(c, req.Stream)
+}
+
 // Write implements io.Writer; it never fails.
 func (c *Capture) Write(p []byte) (int, error) {
 	n := len(p)

@@ -63,11 +63,7 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 // stream feeds stdin, copies the output until the exec's stream closes, and on a timeout or a
 // cancelled ctx kills the exec's tree and waits for the stream to close.
 func (s *box) stream(ctx context.Context, req sandbox.ExecRequest, tag string, att *client.HijackedResponse) (sandbox.ExecResult, error) {
-	capture := sandbox.NewCapture(req.OutputLimit)
-	var out io.Writer = capture
-	if req.Stream != nil {
-		out = io.MultiWriter(capture, req.Stream)
-	}
+	capture, out := req.Output()
 	if req.Stdin != nil {
 		go func() {
 			io.Copy(att.Conn, req.Stdin)

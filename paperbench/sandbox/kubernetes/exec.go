@@ -121,12 +121,8 @@ func (s *box) Exec(ctx context.Context, req sandbox.ExecRequest) (sandbox.ExecRe
 	if err != nil {
 		return sandbox.ExecResult{}, fmt.Errorf("sandbox kubernetes: %w", err)
 	}
-	capture := sandbox.NewCapture(req.OutputLimit)
-	var out io.Writer = capture
-	if req.Stream != nil {
-		out = io.MultiWriter(capture, req.Stream)
-	}
-	out = &lockedWriter{w: out}
+	capture, w := req.Output()
+	out := &lockedWriter{w: w}
 	start := time.Now()
 	c := command{argv: argv, dir: cmp.Or(req.Dir, s.spec.Workdir, defaultWorkdir), env: req.Env, timeout: req.Timeout}
 	var res sandbox.ExecResult

@@ -518,11 +518,9 @@ func newOutput(req sandbox.ExecRequest) (*output, error) {
 		w.Close()
 		return nil, fmt.Errorf("sandbox local: output pipe: %w", err)
 	}
-	o := &output{r: r, w: w, stat: fi, capture: sandbox.NewCapture(req.OutputLimit), copied: make(chan struct{})}
-	var dst io.Writer = o.capture
-	if req.Stream != nil {
-		dst = io.MultiWriter(o.capture, req.Stream)
-	}
+	o := &output{r: r, w: w, stat: fi, copied: make(chan struct{})}
+	var dst io.Writer
+	o.capture, dst = req.Output()
 	go func() {
 		io.Copy(dst, r)
 		close(o.copied)
