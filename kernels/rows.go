@@ -1,7 +1,7 @@
 package kernels
 
 // Products with few rows (decode of 1 to MaxFewRows positions or requests at once) can take one of
-// three paths, and which is fastest depends on the CPU and on m: see pathFor.
+// several paths, and which is fastest depends on the CPU and on m: see pathFor.
 
 import "time"
 
@@ -17,7 +17,7 @@ const (
 	pathRows
 	// pathPacked runs the packed blocked product (gemm), built for many rows.
 	pathPacked
-	// pathShared runs the 4-row FMA kernels (gemvShared): as pathDP, with fp32 x and fp32
+	// pathShared runs the 1-, 4- and 8-row FMA kernels (gemvShared): as pathDP, with fp32 x and fp32
 	// multiply-adds, for bf16 and fp32 weights.
 	pathShared
 	// pathDP runs the VDPBF16PS products (gemvDP, bf16 weights only): each weight is read once,
