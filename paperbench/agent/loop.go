@@ -109,11 +109,11 @@ func (r *rollout) run(ctx context.Context, rp replayed, resumed bool) error {
 	}
 	defer sb.Close(context.WithoutCancel(ctx))
 	r.tools = runner{sb: sb, kind: r.cfg.Kind, timeout: r.cfg.ToolTimeout, outputLimit: r.cfg.OutputLimit}
-	info := sb.Info()
-	if info.GPUNames, err = sandbox.ProbeGPUs(ctx, sb); err != nil {
+	gpus, err := sandbox.ProbeGPUs(ctx, sb)
+	if err != nil {
 		return fmt.Errorf("agent: asking the sandbox for its GPUs: %w", err)
 	}
-	instr := instructions(r.cfg.Kind, r.cfg.CodeOnly, spec.Network == sandbox.NetworkFull, info.GPUNames, r.cfg.TimeLimit)
+	instr := instructions(r.cfg.Kind, r.cfg.CodeOnly, spec.Network == sandbox.NetworkFull, gpus, r.cfg.TimeLimit)
 	restore := ""
 	if rp.snapshot != nil {
 		restore = filepath.Join(r.cfg.Dir, rp.snapshot.File)
@@ -121,7 +121,7 @@ func (r *rollout) run(ctx context.Context, rp replayed, resumed bool) error {
 	if err := prepare(ctx, sb, r.cfg.Paper, instr, restore); err != nil {
 		return err
 	}
-	if err := r.begin(info, rp, resumed, instr); err != nil {
+	if err := r.begin(sb.Info().Backend, gpus, rp, resumed, instr); err != nil {
 		return err
 	}
 	r.status.Status, r.status.Steps, r.status.WorkingS = "running", r.step, r.clock.elapsed().Seconds()
@@ -135,11 +135,11 @@ func (r *rollout) run(ctx context.Context, rp replayed, resumed bool) error {
 	return r.finish(ctx, reason)
 }
 
-// begin records the start and either the opening messages or, on resume, the answers to
-// calls cut short and the note about the restart.
-func (r *rollout) begin(info sandbox.Info, rp replayed, resumed bool, instr string) error {
+// begin records the start (the sandbox's backend and GPUs) and either the opening messages
+// or, on resume, the answers to calls cut short and the note about the restart.
+func (r *rollout) begin(backend string, gpus []string, rp replayed, resumed bool, instr string) error {
 	start := &StartInfo{Agent: string(r.cfg.Kind), Model: r.cfg.Model, TimeLimitS: r.cfg.TimeLimit.Seconds(),
-		MaxSteps: r.cfg.MaxSteps, CodeOnly: r.cfg.CodeOnly, Sandbox: info.Backend, GPUs: info.GPUNames, Resumed: resumed}
+		MaxSteps: r.cfg.MaxSteps, CodeOnly: r.cfg.CodeOnly, Sandbox: backend, GPUs: gpus, Resumed: resumed}
 	if rp.snapshot != nil {
 		start.Restored = rp.snapshot.Number
 	}

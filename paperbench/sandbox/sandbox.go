@@ -98,8 +98,6 @@ const Persistent = "persistent"
 type Info struct {
 	ID      string
 	Backend string
-	// GPUNames are the GPUs' names where the backend knows them; ProbeGPUs asks the computer.
-	GPUNames []string
 	// Enforced lists the limits the backend actually enforces (for example "memory:cgroup",
 	// "nproc:rlimit", "network:none"), so a run's record can say what held.
 	Enforced []string
