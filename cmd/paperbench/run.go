@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/latentlab/latent/internal/atomicfile"
 	"io"
 	"os"
 	"os/signal"
@@ -19,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/latentlab/latent/internal/atomicfile"
 	"github.com/latentlab/latent/paperbench/agent"
 	"github.com/latentlab/latent/paperbench/archive"
 	"github.com/latentlab/latent/paperbench/dataset"
