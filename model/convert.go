@@ -16,9 +16,11 @@ import (
 
 // ConvertOptions configure Convert.
 type ConvertOptions struct {
-	Shards   int             // output shard count (1: a single model.safetensors)
-	DType    string          // "bf16" (also when empty) or "q8_0": the quantizable weights as q8_0, the rest bf16
-	Progress func(bytes int) // called as output bytes are produced; may be nil
+	Shards int    // output shard count (1: a single model.safetensors)
+	DType  string // "bf16" (also when empty) or "q8_0": the quantizable weights as q8_0, the rest bf16
+	// Progress, when set, is called as output bytes are produced with the bytes written so far
+	// and the total the checkpoint's tensors will take.
+	Progress func(written, total int64)
 	Force    bool            // replace a non-empty output folder
 	Ctx      context.Context // stops the conversion (nil: never)
 }
@@ -70,16 +72,25 @@ func writeBF16(cfg *Config, ckpt *safetensors.Checkpoint, in, tmp string, opt Co
 		}
 	}
 	var tensors []safetensors.WriteTensor
+	var written, total int64
+	progress := func(n int) {
+		if written += int64(n); opt.Progress != nil {
+			opt.Progress(written, total)
+		}
+	}
 	for _, spec := range cfg.TensorSpecs() {
 		t, _ := ckpt.Tensor(spec.Name)
 		if opt.DType == "q8_0" && quantizable(spec.Name) {
-			tensors = append(tensors, q8Tensors(t, opt.Progress)...)
+			tensors = append(tensors, q8Tensors(t, progress)...)
 			continue
 		}
 		tensors = append(tensors, safetensors.WriteTensor{
 			Name: spec.Name, DType: "BF16", Shape: t.Shape,
-			Fill: func(w io.Writer) error { return fillBF16(w, t, opt.Progress) },
+			Fill: func(w io.Writer) error { return fillBF16(w, t, progress) },
 		})
+	}
+	for _, t := range tensors {
+		total += int64(numElements(t.Shape) * t.DType.Size())
 	}
 	return safetensors.WriteShardedContext(orBackground(opt.Ctx), tmp, tensors, max(opt.Shards, 1), map[string]string{"format": "pt"})
 }

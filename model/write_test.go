@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/latentlab/latent/internal/fixtures"
+	"github.com/latentlab/latent/safetensors"
 )
 
 // cancelAfter is a context that reports itself cancelled from its n-th Err call on, which
@@ -82,9 +83,8 @@ func TestCancelledConvertLeavesNothing(t *testing.T) {
 	parent := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := 0
-	opt := ConvertOptions{Shards: 2, Ctx: ctx, Progress: func(n int) {
-		if done += n; done > 100_000 {
+	opt := ConvertOptions{Shards: 2, Ctx: ctx, Progress: func(written, _ int64) {
+		if written > 100_000 {
 			cancel()
 		}
 	}}
@@ -113,5 +113,37 @@ func TestConvertForceReplaces(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestConvertProgressReachesTotal checks that conversion reports its progress against the bytes
+// its tensors really take, for bf16 and for q8_0 (which writes about half as much): the last
+// report is the total, and the total is what the written checkpoint holds.
+func TestConvertProgressReachesTotal(t *testing.T) {
+	for _, dtype := range []string{"bf16", "q8_0"} {
+		out := filepath.Join(t.TempDir(), dtype)
+		var written, total, calls int64
+		opt := ConvertOptions{DType: dtype, Progress: func(w, tot int64) {
+			if w < written || (total != 0 && tot != total) {
+				t.Fatalf("%s: report %d of %d after %d of %d", dtype, w, tot, written, total)
+			}
+			written, total, calls = w, tot, calls+1
+		}}
+		if err := ConvertToBF16(fixtures.Path(t, "huginn-tiny"), out, opt); err != nil {
+			t.Fatal(err)
+		}
+		ckpt, err := safetensors.OpenCheckpoint(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored int64
+		for _, name := range ckpt.Names() {
+			tensor, _ := ckpt.Tensor(name)
+			stored += int64(len(tensor.Data))
+		}
+		ckpt.Close()
+		if calls < 2 || written != total || total != stored {
+			t.Errorf("%s: %d reports, last %d of %d; the checkpoint's tensors hold %d bytes", dtype, calls, written, total, stored)
+		}
 	}
 }

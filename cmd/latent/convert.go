@@ -39,11 +39,19 @@ func init() {
 			if err != nil {
 				return err
 			}
-			bar := progress.New(os.Stderr, cfg.ParameterCount()*2, "converting to "+dtype, true) // q8_0 writes less: the bar stops short
+			var bar *progress.Bar
+			report := func(written, total int64) {
+				if bar == nil {
+					bar = progress.New(os.Stderr, total, "converting to "+dtype, true)
+				}
+				bar.Set(written)
+			}
 			start := time.Now()
-			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, DType: dtype, Progress: func(n int) { bar.Add(int64(n)) },
+			err = model.ConvertToBF16(in, out, model.ConvertOptions{Shards: shards, DType: dtype, Progress: report,
 				Force: force, Ctx: cmd.Context()})
-			bar.Finish()
+			if bar != nil {
+				bar.Finish()
+			}
 			if err != nil {
 				return err
 			}
