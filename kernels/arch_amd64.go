@@ -24,6 +24,8 @@ func supportedISAs() []*isa {
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}
+	s.sharedBF16Rows1, s.sharedBF16Rows4, s.sharedBF16Rows8 = wideBF16Rows1AVX2, wideBF16Rows4AVX2, wideBF16Rows8AVX2
+	s.sharedF32Rows1, s.sharedF32Rows4, s.sharedF32Rows8 = wideF32Rows1AVX2, wideF32Rows4AVX2, wideF32Rows8AVX2
 	if cpu.X86.HasF16C {
 		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
 	}
@@ -144,6 +146,24 @@ func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw
 
 //go:noescape
 func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+
+//go:noescape
+func wideBF16Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows8AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+
+//go:noescape
+func wideF32Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows8AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32
