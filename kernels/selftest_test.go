@@ -1,6 +1,9 @@
 package kernels
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestSelfTestPassesOnThisCPU(t *testing.T) {
 	list := allISAs()
@@ -88,30 +91,62 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 			}
 		},
 		"4-row fp32 kernel drops a step": func(s *isa) {
-			if good.sharedF32Rows4 == nil {
+			if good.sharedF32.four == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			s.sharedF32Rows4 = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
-				good.sharedF32Rows4(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			s.sharedF32.four = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+				good.sharedF32.four(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
 			}
 		},
-		"8-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16Rows8 == nil {
+		"2-row bf16 kernel drops a step": func(s *isa) {
+			if good.sharedBF16.two == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			s.sharedBF16Rows8 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
-				good.sharedBF16Rows8(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
+			s.sharedBF16.two = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.sharedBF16.two(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			}
+		},
+		"2-row fp32 kernel drops a step": func(s *isa) {
+			if good.sharedF32.two == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.sharedF32.two = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+				good.sharedF32.two(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			}
+		},
+		"widest bf16 kernel drops a step": func(s *isa) {
+			s.sharedBF16.stretched = slices.Clone(good.sharedBF16.stretched)
+			if len(s.sharedBF16.stretched) == 0 {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			run := good.sharedBF16.stretched[0].run
+			s.sharedBF16.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
+			}
+		},
+		"narrowest stretched fp32 kernel ignores resume": func(s *isa) {
+			s.sharedF32.stretched = slices.Clone(good.sharedF32.stretched)
+			last := len(s.sharedF32.stretched) - 1
+			if last < 0 {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			run := good.sharedF32.stretched[last].run
+			s.sharedF32.stretched[last].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k, ldw, rows, mode&^rowsResume, acc)
 			}
 		},
 		"1-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16Rows1 == nil {
+			if good.sharedBF16.one == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			s.sharedBF16Rows1 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
-				good.sharedBF16Rows1(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			s.sharedBF16.one = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+				good.sharedBF16.one(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
 			}
 		},
 		"axpy drops a block": func(s *isa) {
