@@ -19,6 +19,9 @@
 
 #include "rows.h"
 
+// PFDS is the prefetch distance of the stretched kernels, in bytes of weights.
+#define PFDS 2048
+
 #define HALFBF16 16
 #define STEPBF16 32
 #define HALFF32 32
@@ -241,8 +244,8 @@ resumed: \
 	ACC(LOADACCY); \
 started: \
 loop: \
-	PREFETCHT0 PFD(R8)(BX*1); \
-	PREFETCHT0 PFD(R9)(BX*1); \
+	PREFETCHT0 PFDS(R8)(BX*1); \
+	PREFETCHT0 PFDS(R9)(BX*1); \
 	LOAD2W(W, 0); \
 	FMA(0); \
 	LOAD2W(W, H); \
