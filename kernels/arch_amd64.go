@@ -24,10 +24,10 @@ func supportedISAs() []*isa {
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}
-	s.sharedBF16 = rowKernels[float32, uint16]{stretched: []rowsStretched[float32, uint16]{{6, wideBF16Rows6AVX2}, {4, wideBF16Rows4AVX2}},
-		two: wideBF16Rows2AVX2, one: wideBF16Rows1AVX2}
-	s.sharedF32 = rowKernels[float32, float32]{stretched: []rowsStretched[float32, float32]{{6, wideF32Rows6AVX2}, {4, wideF32Rows4AVX2}},
-		two: wideF32Rows2AVX2, one: wideF32Rows1AVX2}
+	s.sharedBF16 = rowKernels[float32, uint16]{plain: []rowsPlain[float32, uint16]{
+		{6, wideBF16Rows6AVX2}, {4, wideBF16Rows4AVX2}, {2, wideBF16Rows2AVX2}, {1, wideBF16Rows1AVX2}}}
+	s.sharedF32 = rowKernels[float32, float32]{plain: []rowsPlain[float32, float32]{
+		{6, wideF32Rows6AVX2}, {4, wideF32Rows4AVX2}, {2, wideF32Rows2AVX2}, {1, wideF32Rows1AVX2}}}
 	if cpu.X86.HasF16C {
 		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
 	}
@@ -51,8 +51,10 @@ func addAVX512Extensions(s *isa) {
 	if s.kernel != nil && s.mr != 12 {
 		s.packedAlt = withAVX512Packed(&isa{})
 	}
-	s.sharedBF16 = rowKernels[float32, uint16]{stretched: []rowsStretched[float32, uint16]{{8, wideBF16Rows8}}, four: wideBF16Rows4, one: wideBF16Rows1}
-	s.sharedF32 = rowKernels[float32, float32]{stretched: []rowsStretched[float32, float32]{{8, wideF32Rows8}}, four: wideF32Rows4, one: wideF32Rows1}
+	s.sharedBF16 = rowKernels[float32, uint16]{stretched: []rowsStretched[float32, uint16]{{8, wideBF16Rows8}},
+		plain: []rowsPlain[float32, uint16]{{4, wideBF16Rows4}, {1, wideBF16Rows1}}}
+	s.sharedF32 = rowKernels[float32, float32]{stretched: []rowsStretched[float32, float32]{{8, wideF32Rows8}},
+		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
@@ -153,25 +155,25 @@ func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw
 func wideBF16Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
-func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
 func wideBF16Rows2AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
-func wideBF16Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+func wideBF16Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
 func wideF32Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
-func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func wideF32Rows2AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
-func wideF32Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+func wideF32Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

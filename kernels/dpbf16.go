@@ -64,7 +64,7 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 	for i := range m {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
-	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{one: s.dpBF16Rows1, four: s.dpBF16Rows4}, dotBF16Generic)
+	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}, dotBF16Generic)
 }
 
 // rowKernel is a kernel of gemvRows: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
@@ -95,12 +95,12 @@ const (
 	stretchAcc   = stretchBlock / 2 * 256
 )
 
-// rowKernels are the kernels of one path, each giving the 1-row kernel's bits: stretched for
-// several rows of x (most rows first), then for four rows and two (nil where the path has
-// none) and one.
+// rowKernels are the kernels of one path, each giving the 1-row kernel's bits: stretched ones
+// (stretchKernel) for several rows of x, most rows first, then plain ones (rowKernel), most
+// rows first, the last for one row; plain empty where the path has none.
 type rowKernels[X, W float32 | uint16] struct {
-	stretched      []rowsStretched[X, W]
-	four, two, one rowKernel[X, W]
+	stretched []rowsStretched[X, W]
+	plain     []rowsPlain[X, W]
 }
 
 // rowsStretched is a stretchKernel for rows rows of x.
@@ -108,6 +108,15 @@ type rowsStretched[X, W float32 | uint16] struct {
 	rows int
 	run  stretchKernel[X, W]
 }
+
+// rowsPlain is a rowKernel for rows rows of x.
+type rowsPlain[X, W float32 | uint16] struct {
+	rows int
+	run  rowKernel[X, W]
+}
+
+// ok reports whether there are kernels.
+func (k rowKernels[X, W]) ok() bool { return len(k.plain) > 0 }
 
 // gemvRowsStretched runs kernel over weight rows b…b+rows (the block of gemvRows) for x rows
 // i…i+kernel.rows-1, in stretches of stretchSteps where body is longer, acc (stretchAcc floats)
@@ -136,8 +145,8 @@ func gemvRowsStretched[X, W float32 | uint16](kernel rowsStretched[X, W], out []
 // kernels over xs (x as they read it, row stride ldx) for the first body steps: weight rows
 // split over the pool in groups of four and visited in blocks, each block serving every row
 // of x, as many at a time as the first of kernels.stretched takes, sharing each weight load,
-// then the next, then four at a time (four), two (two), the rest one by one (one, bit for bit
-// as the others). The steps
+// then the next, then the plain kernels likewise, the last one row at a time (bit for bit as
+// the others). The steps
 // past body and the last n mod 4 weight rows are added in Go with tail. Every output is
 // bitwise the same whatever m is: the m-row product equals m one-row products.
 func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32, w []W, m, k, n, body, parts int,
@@ -167,16 +176,11 @@ func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32
 					gemvRowsStretched(kernel, out, xs, ldx, w, i, b, rows, k, n, body, acc)
 				}
 			}
-			for ; kernels.four != nil && i+4 <= m; i += 4 {
-				_ = out[(i+3)*n+b+rows-1]
-				kernels.four(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
-			}
-			for ; kernels.two != nil && i+2 <= m; i += 2 {
-				_ = out[(i+1)*n+b+rows-1]
-				kernels.two(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
-			}
-			for ; i < m; i++ {
-				kernels.one(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+			for _, kernel := range kernels.plain {
+				for ; i+kernel.rows <= m; i += kernel.rows {
+					_ = out[(i+kernel.rows-1)*n+b+rows-1]
+					kernel.run(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+				}
 			}
 		}
 		for i := range m {

@@ -51,7 +51,7 @@ func (s *isa) runs(p path, bf16 bool) bool {
 	case pathRows:
 		return s.dotF32 != nil && s.dotBF16 != nil
 	case pathShared:
-		return s.sharedF32.one != nil
+		return s.sharedF32.ok()
 	case pathDP:
 		return bf16 && s.dpBF16Rows1 != nil
 	}

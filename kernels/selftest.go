@@ -141,7 +141,7 @@ func (s *isa) selfTestRows() error {
 				func() { gemvDP(s, c.got, c.x, c.wb, c.m, c.k, c.n, parts) }))
 		}
 	}
-	if s.sharedF32.one == nil {
+	if !s.sharedF32.ok() {
 		return errors.Join(errs...)
 	}
 	for _, m := range []int{13, 16, 15} {

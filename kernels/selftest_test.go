@@ -91,62 +91,59 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 			}
 		},
 		"4-row fp32 kernel drops a step": func(s *isa) {
-			if good.sharedF32.four == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
+			breakPlain(s, &s.sharedF32, 4, func(run rowKernel[float32, float32]) rowKernel[float32, float32] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
+		},
+		"widest plain bf16 kernel drops four rows": func(s *isa) {
+			widest := 0
+			if len(s.sharedBF16.plain) > 1 {
+				widest = s.sharedBF16.plain[0].rows
 			}
-			s.sharedF32.four = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
-				good.sharedF32.four(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
-			}
+			breakPlain(s, &s.sharedBF16, widest, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					if rows > 4 {
+						run(out, ldo, x, ldx, w, k, ldw, rows-4, parts)
+					}
+				}
+			})
 		},
 		"2-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16.two == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
-			}
-			s.sharedBF16.two = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
-				good.sharedBF16.two(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
-			}
+			breakPlain(s, &s.sharedBF16, 2, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
 		},
-		"2-row fp32 kernel drops a step": func(s *isa) {
-			if good.sharedF32.two == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
-			}
-			s.sharedF32.two = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
-				good.sharedF32.two(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
-			}
+		"1-row bf16 kernel drops a step": func(s *isa) {
+			breakPlain(s, &s.sharedBF16, 1, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
 		},
-		"widest bf16 kernel drops a step": func(s *isa) {
-			s.sharedBF16.stretched = slices.Clone(good.sharedBF16.stretched)
+		"stretched bf16 kernel drops a step": func(s *isa) {
+			s.sharedBF16.stretched = slices.Clone(s.sharedBF16.stretched)
 			if len(s.sharedBF16.stretched) == 0 {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			run := good.sharedBF16.stretched[0].run
+			run := s.sharedBF16.stretched[0].run
 			s.sharedBF16.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
 				run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
 			}
 		},
-		"narrowest stretched fp32 kernel ignores resume": func(s *isa) {
-			s.sharedF32.stretched = slices.Clone(good.sharedF32.stretched)
-			last := len(s.sharedF32.stretched) - 1
-			if last < 0 {
+		"stretched fp32 kernel ignores resume": func(s *isa) {
+			s.sharedF32.stretched = slices.Clone(s.sharedF32.stretched)
+			if len(s.sharedF32.stretched) == 0 {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			run := good.sharedF32.stretched[last].run
-			s.sharedF32.stretched[last].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32) {
+			run := s.sharedF32.stretched[0].run
+			s.sharedF32.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32) {
 				run(out, ldo, x, ldx, w, k, ldw, rows, mode&^rowsResume, acc)
-			}
-		},
-		"1-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16.one == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
-			}
-			s.sharedBF16.one = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
-				good.sharedBF16.one(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
 			}
 		},
 		"axpy drops a block": func(s *isa) {
@@ -171,4 +168,18 @@ func TestChooseISA(t *testing.T) {
 			t.Errorf(`chooseISA("") did not pick %s`, list[0].name)
 		}
 	}
+}
+
+// breakPlain replaces s's plain row kernel for rows rows in kernels (a copy of the list, so the
+// good implementation keeps its own) with wrap's wrapper of it; where there is none, it breaks
+// the dot kernel instead, so that the self-test still has something to catch.
+func breakPlain[X, W float32 | uint16](s *isa, kernels *rowKernels[X, W], rows int, wrap func(rowKernel[X, W]) rowKernel[X, W]) {
+	kernels.plain = slices.Clone(kernels.plain)
+	for i, k := range kernels.plain {
+		if k.rows == rows {
+			kernels.plain[i].run = wrap(k.run)
+			return
+		}
+	}
+	s.dot = func(a, b *float32, n int) float32 { return 0 }
 }

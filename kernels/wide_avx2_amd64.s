@@ -11,16 +11,16 @@
 //   - 1 row: four weight rows, four accumulators;
 //   - 2 rows: four weight rows, each weight load serving both x rows, eight accumulators;
 //   - 4 rows: two weight rows, each x load serving both, eight accumulators;
-//   - 6 rows (rowKernel8, over part of k as mode says, see wide_amd64.s): two weight rows,
-//     each x load serving both and each weight load six x rows, twelve accumulators, enough
-//     FMAs in flight to cover their latency; so that the stretch of x stays in L1, gemvRows
-//     calls it for stretches of k, each pair of weight rows keeping its accumulators in
-//     384 bytes of acc between calls.
+//   - 6 rows: two weight rows, each x load serving both and each weight load six x rows,
+//     twelve accumulators, enough FMAs in flight to cover their latency.
+//
+// Each call runs along all of k, x from L2, as the dot-product tiles of gemmdot_amd64.s do: on
+// Zen 3 that streams the weights better than stretches of k with x in L1, as the AVX-512
+// 8-row kernels take (BenchmarkRows, bf16 15840×5280, 6 rows: 8.6 ms against 11.8 with
+// stretches of 512 steps), and the 4- and 6-row kernels prefetch the next pair of weight rows
+// (not the same rows further on: 4 rows, 6.8 ms against 8.1).
 
 #include "rows.h"
-
-// PFDS is the prefetch distance of the stretched kernels, in bytes of weights.
-#define PFDS 2048
 
 #define HALFBF16 16
 #define STEPBF16 32
@@ -203,11 +203,13 @@ loop: \
 	LEAQ (R13)(R13*2), R15; \
 	SHLQ $1, R12
 
-// PAIRSTART points R9 at the weight row after R8 and restarts the walk along k.
+// PAIRSTART points R9 at the weight row after R8, SI at the one after R9 (the next pair, which
+// the loop prefetches) and restarts the walk along k.
 #define PAIRSTART \
 	LEAQ (R8)(R14*1), R9; \
+	LEAQ (R9)(R14*1), SI; \
 	XORQ BX, BX; \
-	MOVQ SI, AX
+	MOVQ x+16(FP), AX
 
 // NEXTPAIR moves to the next pair of weight rows, ending with the flags of the pair count.
 #define NEXTPAIR \
@@ -215,37 +217,18 @@ loop: \
 	LEAQ (R9)(R14*1), R8; \
 	DECQ R12
 
-// ACC8(op) and ACC12(op) move the eight or twelve accumulators between Y0–Y11 and the 256 or
-// 384 bytes at R11.
-#define ACC8(op) \
-	op(Y0, 0); op(Y1, 32); op(Y2, 64); op(Y3, 96); op(Y4, 128); op(Y5, 160); op(Y6, 192); op(Y7, 224)
-
-#define ACC12(op) \
-	ACC8(op); op(Y8, 256); op(Y9, 288); op(Y10, 320); op(Y11, 352)
-
-#define LOADACCY(y, off) VMOVUPS off(R11), y
-#define SPILLACCY(y, off) VMOVUPS y, off(R11)
-
-// ROWSN(W, H, S, ZERO, ACC, FMA, STORE, accbytes, pair, loop, resumed, started, spill, done)
-// is the body of the 4- and 6-row kernels that run over part of k (rowKernelMany): the
-// accumulators cleared with ZERO or loaded with ACC, FMA (FMA4X or FMA6X) for each half of
-// the 16 steps, the sums stored with STORE or the accumulators spilled with ACC, accbytes of
-// acc per pair of weight rows.
-#define ROWSN(W, H, S, ZERO, ACC, FMA, STORE, accbytes, pair, loop, resumed, started, spill, done) \
-	MOVQ  acc+72(FP), R11; \
+// ROWSN(W, H, S, ZERO, FMA, STORE, pair, loop) is the body of the 4- and 6-row kernels: the
+// accumulators cleared with ZERO, FMA (FMA4X or FMA6X) for each half of the 16 steps while the
+// next pair of weight rows is prefetched (SI + 2·BX walks it, weight rows being contiguous),
+// the sums stored with STORE.
+#define ROWSN(W, H, S, ZERO, FMA, STORE, pair, loop) \
 pair: \
 	PAIRSTART; \
-	LEAQ  (SI)(R13*4), R10; \
-	TESTQ $rowsResume, mode+64(FP); \
-	JNZ   resumed; \
+	LEAQ  (AX)(R13*4), R10; \
 	ZERO; \
-	JMP   started; \
-resumed: \
-	ACC(LOADACCY); \
-started: \
 loop: \
-	PREFETCHT0 PFDS(R8)(BX*1); \
-	PREFETCHT0 PFDS(R9)(BX*1); \
+	PREFETCHT0 (SI)(BX*2); \
+	PREFETCHT0 64(SI)(BX*2); \
 	LOAD2W(W, 0); \
 	FMA(0); \
 	LOAD2W(W, H); \
@@ -255,22 +238,12 @@ loop: \
 	ADDQ  $S, BX; \
 	CMPQ  BX, CX; \
 	JB    loop; \
-	TESTQ $rowsFinish, mode+64(FP); \
-	JZ    spill; \
 	MOVQ  DI, R10; \
 	STORE; \
-	JMP   done; \
-spill: \
-	ACC(SPILLACCY); \
-done: \
-	ADDQ  $accbytes, R11; \
 	NEXTPAIR; \
 	JNZ   pair; \
 	VZEROUPPER; \
 	RET
-
-#define rowsResume 1
-#define rowsFinish 2
 
 // func wideBF16Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 // out[r] = x · w[r] for r < rows (a positive multiple of 4), k a positive multiple of 16; ldo,
@@ -303,31 +276,30 @@ TEXT ·wideF32Rows2AVX2(SB), NOSPLIT, $0-72
 	SHLQ $1, R14
 	ROWS2(LOADF, HALFF32, STEPF32, yf2group, yf2k)
 
-// func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
-// wideBF16Rows1AVX2 for four rows of x (row i at x[i·ldx], outputs at out[i·ldo]), over part
-// of k as mode says.
-TEXT ·wideBF16Rows4AVX2(SB), NOSPLIT, $0-80
+// func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+// wideBF16Rows1AVX2 for four rows of x (row i at x[i·ldx], outputs at out[i·ldo]).
+TEXT ·wideBF16Rows4AVX2(SB), NOSPLIT, $0-72
 	PAIRARGS
-	ROWSN(WIDEN, HALFBF16, STEPBF16, ZERO8Y, ACC8, FMA4X, STORE4x2, 256, yb4pair, yb4k, yb4resumed, yb4started, yb4spill, yb4done)
+	ROWSN(WIDEN, HALFBF16, STEPBF16, ZERO8Y, FMA4X, STORE4x2, yb4pair, yb4k)
 
-// func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+// func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 // wideBF16Rows4AVX2 for fp32 weights.
-TEXT ·wideF32Rows4AVX2(SB), NOSPLIT, $0-80
+TEXT ·wideF32Rows4AVX2(SB), NOSPLIT, $0-72
 	PAIRARGS
 	SHLQ $1, CX
 	SHLQ $1, R14
-	ROWSN(LOADF, HALFF32, STEPF32, ZERO8Y, ACC8, FMA4X, STORE4x2, 256, yf4pair, yf4k, yf4resumed, yf4started, yf4spill, yf4done)
+	ROWSN(LOADF, HALFF32, STEPF32, ZERO8Y, FMA4X, STORE4x2, yf4pair, yf4k)
 
-// func wideBF16Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+// func wideBF16Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 // wideBF16Rows4AVX2 for six rows of x.
-TEXT ·wideBF16Rows6AVX2(SB), NOSPLIT, $0-80
+TEXT ·wideBF16Rows6AVX2(SB), NOSPLIT, $0-72
 	PAIRARGS
-	ROWSN(WIDEN, HALFBF16, STEPBF16, ZERO12Y, ACC12, FMA6X, STORE6x2, 384, yb6pair, yb6k, yb6resumed, yb6started, yb6spill, yb6done)
+	ROWSN(WIDEN, HALFBF16, STEPBF16, ZERO12Y, FMA6X, STORE6x2, yb6pair, yb6k)
 
-// func wideF32Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+// func wideF32Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 // wideBF16Rows6AVX2 for fp32 weights.
-TEXT ·wideF32Rows6AVX2(SB), NOSPLIT, $0-80
+TEXT ·wideF32Rows6AVX2(SB), NOSPLIT, $0-72
 	PAIRARGS
 	SHLQ $1, CX
 	SHLQ $1, R14
-	ROWSN(LOADF, HALFF32, STEPF32, ZERO12Y, ACC12, FMA6X, STORE6x2, 384, yf6pair, yf6k, yf6resumed, yf6started, yf6spill, yf6done)
+	ROWSN(LOADF, HALFF32, STEPF32, ZERO12Y, FMA6X, STORE6x2, yf6pair, yf6k)
