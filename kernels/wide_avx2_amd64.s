@@ -16,9 +16,9 @@
 //
 // Each call runs along all of k, x from L2, as the dot-product tiles of gemmdot_amd64.s do: on
 // Zen 3 that streams the weights better than stretches of k with x in L1, as the AVX-512
-// 8-row kernels take (BenchmarkRows, bf16 15840×5280, 6 rows: 8.6 ms against 11.8 with
-// stretches of 512 steps), and the 4- and 6-row kernels prefetch the next pair of weight rows
-// (not the same rows further on: 4 rows, 6.8 ms against 8.1).
+// 8-row kernels take (bf16 15840×5280 weights, 6 rows: 8.6 ms against 11.8 with stretches of
+// 512 steps, separate runs on the EPYC of DESIGN.md), and the 4- and 6-row kernels prefetch
+// the next pair of weight rows rather than the same rows further on.
 
 #include "rows.h"
 
