@@ -24,6 +24,10 @@ func supportedISAs() []*isa {
 		dot: dotAVX2, axpy: axpyAVX2, add: addAVX2, scale: scaleAVX2, exp: expAVX2, sumWords: sumWordsAVX2,
 		fmaLoop: fmaLoopAVX2, fmaFlops: 192, choice: new(choiceState),
 	}
+	s.sharedBF16 = rowKernels[float32, uint16]{plain: []rowsPlain[float32, uint16]{
+		{6, wideBF16Rows6AVX2}, {4, wideBF16Rows4AVX2}, {2, wideBF16Rows2AVX2}, {1, wideBF16Rows1AVX2}}}
+	s.sharedF32 = rowKernels[float32, float32]{plain: []rowsPlain[float32, float32]{
+		{6, wideF32Rows6AVX2}, {4, wideF32Rows4AVX2}, {2, wideF32Rows2AVX2}, {1, wideF32Rows1AVX2}}}
 	if cpu.X86.HasF16C {
 		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
 	}
@@ -34,7 +38,8 @@ func supportedISAs() []*isa {
 // addAVX512Extensions gives s the kernels of the AVX-512 extensions this CPU has and names
 // them in s.name: the AVX-512 packed GEMM as a candidate the measurement weighs against s's own
 // (see packedISA; on the Xeon of DESIGN.md it was 1.2–1.3× faster than AVX2's 6×16, on Zen 4
-// slower), the 4-row FMA kernels of pathShared (AVX-512F), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
+// slower), the zmm FMA row kernels of pathShared (AVX-512F, for 1, 4 and 8 rows, in place of
+// the AVX2 ones for 1, 2, 4 and 6), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
 // measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
 // them: on the AVX-512 Xeon of DESIGN.md they took 0.94× the AVX2 kernels' time for one row and
@@ -47,8 +52,10 @@ func addAVX512Extensions(s *isa) {
 	if s.kernel != nil && s.mr != 12 {
 		s.packedAlt = withAVX512Packed(&isa{})
 	}
-	s.sharedBF16Rows1, s.sharedBF16Rows4, s.sharedBF16Rows8 = wideBF16Rows1, wideBF16Rows4, wideBF16Rows8
-	s.sharedF32Rows1, s.sharedF32Rows4, s.sharedF32Rows8 = wideF32Rows1, wideF32Rows4, wideF32Rows8
+	s.sharedBF16 = rowKernels[float32, uint16]{stretched: []rowsStretched[float32, uint16]{{8, wideBF16Rows8}},
+		plain: []rowsPlain[float32, uint16]{{4, wideBF16Rows4}, {1, wideBF16Rows1}}}
+	s.sharedF32 = rowKernels[float32, float32]{stretched: []rowsStretched[float32, float32]{{8, wideF32Rows8}},
+		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
@@ -144,6 +151,30 @@ func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw
 
 //go:noescape
 func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+
+//go:noescape
+func wideBF16Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows2AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideBF16Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows4AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows2AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
+
+//go:noescape
+func wideF32Rows6AVX2(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +20,8 @@ import (
 )
 
 // The path for each product with few rows is chosen by measurement on the CPU that runs it:
-// at first use, every path the implementation has is timed on weights beyond the caches for
+// at first use, every path the implementation has is timed on weights beyond the caches (see
+// measureBytes) for
 // m = measuredRows, and each m up to MaxFewRows takes the path with the smallest (measured or,
 // between measured m, interpolated) time. The result is cached per CPU in
 // os.UserCacheDir()/latent/kernels.json (LATENT_KERNELS_CACHE names another file, "off" none);
@@ -28,12 +31,68 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
-const cacheVersion = 3
+const cacheVersion = 4
 
-// The measured weights, n×k, 8 MiB in bf16 and 16 MiB in fp32: well beyond the L2, so the
-// decode paths are timed streaming weights from at least the L3, and small enough that the
-// whole measurement stays short (see measurePaths).
-const measureN, measureK = 2048, 2048
+// measureK is the length of the measured weight rows (Huginn-0125's are 5280 and 17920 long).
+const measureK = 5120
+
+// The bytes of the measured weights (both types): twice the CPU's last-level cache, within
+// these bounds. Decode products of real models stream their weights from memory (Huginn-0125:
+// 167 MB per MLP matrix), and the paths rank differently there than on cache-resident weights:
+// on 2048×2048 bf16 weights (8 MiB, inside the 32 MiB L3 of the EPYC of DESIGN.md) the matrix-
+// vector path won for every m, while on the Huginn shape it lost to the row-sharing paths by
+// 1.5–1.8× from m = 4 on. The upper bound keeps the measurement short where the L3 is huge
+// (the Xeon's 480 MiB); the lower one covers CPUs that do not report their caches.
+const (
+	minMeasureBytes = 64 << 20
+	maxMeasureBytes = 512 << 20
+)
+
+// measureShape returns the rows and length of the measured weights of one type: measureK long,
+// as many rows (a multiple of 16) as measureBytes allows.
+func measureShape(bf16 bool) (n, k int) {
+	elem := 4
+	if bf16 {
+		elem = 2
+	}
+	return measureBytes() / (elem * measureK) &^ 15, measureK
+}
+
+// measureBytes is the size of the measured weights: twice the last-level cache this CPU reports
+// (lastLevelCache), within minMeasureBytes and maxMeasureBytes.
+func measureBytes() int {
+	return min(max(2*lastLevelCache(), minMeasureBytes), maxMeasureBytes)
+}
+
+// lastLevelCache returns the size of CPU 0's largest cache as Linux reports it in sysfs, 0
+// where it does not.
+func lastLevelCache() int {
+	largest := 0
+	for i := range 8 {
+		data, err := os.ReadFile(fmt.Sprintf("/sys/devices/system/cpu/cpu0/cache/index%d/size", i))
+		if err != nil {
+			break
+		}
+		largest = max(largest, parseCacheSize(strings.TrimSpace(string(data))))
+	}
+	return largest
+}
+
+// parseCacheSize reads a sysfs cache size ("32768K", "1M", "512"), 0 if it is not one.
+func parseCacheSize(v string) int {
+	unit := 1
+	switch {
+	case strings.HasSuffix(v, "K"):
+		unit, v = 1<<10, strings.TrimSuffix(v, "K")
+	case strings.HasSuffix(v, "M"):
+		unit, v = 1<<20, strings.TrimSuffix(v, "M")
+	}
+	size, err := strconv.Atoi(v)
+	if err != nil || size < 0 {
+		return 0
+	}
+	return size * unit
+}
 
 // measuredRows are the m timed; the others are interpolated between their neighbours.
 var measuredRows = []int{1, 2, 4, 8, 16}
@@ -49,7 +108,7 @@ type RowChoice struct {
 	CPU      string         `json:"cpu"`     // model name and a hash of the feature flags
 	ISA      string         `json:"isa"`     // the implementation measured
 	Workers  int            `json:"workers"` // the pool size measured with
-	Shape    [2]int         `json:"shape"`   // n, k of the measured weights
+	Shape    [2]int         `json:"shape"`   // n, k of the measured bf16 weights (fp32: n/2, the same bytes)
 	Measured time.Time      `json:"measured"`
 	Products []ProductPaths `json:"products"`
 	// Packed names the packed GEMM kernel chosen (products of more rows, training), and
@@ -204,7 +263,8 @@ func loadOrMeasure(s *isa, file string, refresh bool, measure func(*isa) []Produ
 		why = err.Error()
 	}
 	c := &RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
-		Shape: [2]int{measureN, measureK}, Measured: time.Now().UTC()}
+		Measured: time.Now().UTC()}
+	c.Shape[0], c.Shape[1] = measureShape(true)
 	c.Packed, c.PackedSeconds = measurePacked(s)
 	s.setPacked(c.Packed) // the row paths' measurement runs the packed product
 	c.Products = measure(s)
@@ -343,12 +403,13 @@ func cpuKey() string {
 // load does not drop a path), a path more than pruneFactor times slower than the best at that
 // m is not timed again.
 func measurePaths(s *isa) []ProductPaths {
-	x := make([]float32, MaxFewRows*measureK)
-	fillPattern(len(x), func(i int, v float32) { x[i] = v })
-	out := make([]float32, MaxFewRows*measureN)
 	var products []ProductPaths
 	for _, bf16 := range []bool{true, false} {
-		bt := measureWeights(bf16)
+		n, k := measureShape(bf16)
+		x := make([]float32, MaxFewRows*k)
+		fillPattern(len(x), func(i int, v float32) { x[i] = v })
+		out := make([]float32, MaxFewRows*n)
+		bt := measureWeights(bf16, n, k)
 		best := map[path][]float64{}
 		for p := range numPaths {
 			if s.runs(p, bf16) {
@@ -367,7 +428,7 @@ func measurePaths(s *isa) []ProductPaths {
 					if round >= 2 && times[i] > pruneFactor*fastest {
 						continue
 					}
-					t := workTime(func() { linearPath(s, p, out, rowMajor(x, measureK), bt, m, measureK, measureN) })
+					t := workTime(func() { linearPath(s, p, out, rowMajor(x, k), bt, m, k, n) })
 					if times[i] == 0 || t < times[i] {
 						times[i] = t
 					}
@@ -396,16 +457,16 @@ func workTime(fn func()) float64 {
 	return wall
 }
 
-// measureWeights returns measureN×measureK weights of small values.
-func measureWeights(bf16 bool) operand {
+// measureWeights returns n×k weights of small values.
+func measureWeights(bf16 bool, n, k int) operand {
 	if bf16 {
-		w := make([]uint16, measureN*measureK)
+		w := make([]uint16, n*k)
 		fillPattern(len(w), func(i int, v float32) { w[i] = Float32ToBF16(v) })
-		return weightsBF16(w, measureK)
+		return weightsBF16(w, k)
 	}
-	w := make([]float32, measureN*measureK)
+	w := make([]float32, n*k)
 	fillPattern(len(w), func(i int, v float32) { w[i] = v })
-	return weightsF32(w, measureK)
+	return weightsF32(w, k)
 }
 
 // fillPattern calls set(i, v) for i < n with v in [-0.5, 0.5) varying with i: the values only
@@ -451,25 +512,55 @@ func choosePaths(bf16 bool, best map[path][]float64) []ProductPaths {
 // oneRowPath is the path whose time over the best one's averages least over the measured m
 // up to MaxRowwise (products, for m = 1…, as choosePaths makes them).
 func oneRowPath(products []ProductPaths) path {
-	score := map[path]float64{}
-	for _, m := range measuredRows {
-		if m > MaxRowwise {
-			break
-		}
-		pp := products[m-1]
-		fastest := pp.Seconds[pp.Path]
-		for name, t := range pp.Seconds {
-			p, _ := parsePath(name)
-			score[p] += t / fastest
-		}
-	}
+	score := oneRowScores(products)
 	winner, least := path(0), 0.0
 	for p := range numPaths {
-		if v, ok := score[p]; ok && (least == 0 || v < least) {
+		if v, ok := score[p.String()]; ok && (least == 0 || v < least) {
 			winner, least = p, v
 		}
 	}
 	return winner
+}
+
+// oneRowScores returns, per path, its time over the fastest path's averaged over the measured
+// m up to MaxRowwise (products, for m = 1…, of one weight type): the score by which oneRowPath
+// chooses.
+func oneRowScores(products []ProductPaths) map[string]float64 {
+	score, count := map[string]float64{}, 0
+	for _, m := range measuredRows {
+		if m > MaxRowwise || m > len(products) {
+			break
+		}
+		pp := products[m-1]
+		fastest := 0.0
+		for _, t := range pp.Seconds {
+			if fastest == 0 || t < fastest {
+				fastest = t
+			}
+		}
+		for name, t := range pp.Seconds {
+			score[name] += t / fastest
+		}
+		count++
+	}
+	for name := range score {
+		score[name] /= float64(count)
+	}
+	return score
+}
+
+// OneRowScores returns, for the weight type ("bf16" or "f32"), each path's time over the
+// fastest path's averaged over the measured m up to MaxRowwise: the score by which the path for
+// products of up to MaxRowwise rows was chosen (the least wins).
+func (c *RowChoice) OneRowScores(weights string) map[string]float64 {
+	var products []ProductPaths
+	for _, p := range c.Products {
+		if p.Weights == weights {
+			products = append(products, p)
+		}
+	}
+	slices.SortFunc(products, func(a, b ProductPaths) int { return a.Rows - b.Rows })
+	return oneRowScores(products)
 }
 
 // interpolate returns y at x from the points (xs[i], ys[i]) (xs increasing, x within them),

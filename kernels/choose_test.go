@@ -179,3 +179,36 @@ func FuzzReadChoice(f *testing.F) {
 		}
 	})
 }
+
+// TestParseCacheSize checks the sysfs cache sizes measureBytes reads, and that the measured
+// weights stay within their bounds whatever this CPU reports.
+func TestParseCacheSize(t *testing.T) {
+	for v, want := range map[string]int{"32768K": 32 << 20, "1M": 1 << 20, "512": 512, "": 0, "12X": 0, "-4K": 0} {
+		if got := parseCacheSize(v); got != want {
+			t.Errorf("parseCacheSize(%q) = %d, want %d", v, got, want)
+		}
+	}
+	if b := measureBytes(); b < minMeasureBytes || b > maxMeasureBytes || b < 2*min(lastLevelCache(), maxMeasureBytes/2) {
+		t.Errorf("measureBytes %d with a %d-byte last-level cache", b, lastLevelCache())
+	}
+	for _, bf16 := range []bool{true, false} {
+		if n, k := measureShape(bf16); n%16 != 0 || k%32 != 0 || n*k*map[bool]int{true: 2, false: 4}[bf16] > measureBytes() {
+			t.Errorf("bf16 %v: shape %d×%d for %d bytes", bf16, n, k, measureBytes())
+		}
+	}
+}
+
+// TestOneRowScores checks the scores by which the one-row path is chosen: each path's time
+// over the fastest one's, averaged over the measured m, the least for the path chosen.
+func TestOneRowScores(t *testing.T) {
+	best := map[path][]float64{pathGemv: {1, 2, 4, 8, 16}, pathRows: {2, 2, 2, 4, 8}}
+	c := &RowChoice{Products: choosePaths(true, best)}
+	got := c.OneRowScores("bf16")
+	// gemv: 1, 1, 2, 2, 2 times the fastest; rows: 2, 1, 1, 1, 1.
+	if got["gemv"] != 1.6 || got["rows"] != 1.2 || len(got) != 2 {
+		t.Fatalf("scores %v, want gemv 1.6, rows 1.2", got)
+	}
+	if c.Products[0].Path != "rows" {
+		t.Fatalf("chose %s, not the least score", c.Products[0].Path)
+	}
+}

@@ -64,60 +64,79 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 	for i := range m {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
-	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{one: s.dpBF16Rows1, four: s.dpBF16Rows4}, dotBF16Generic)
+	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}, dotBF16Generic)
 }
 
 // rowKernel is a kernel of gemvRows: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
 // multiple of 4) over k steps (a positive multiple of the kernel's step), for one row of x
-// (the 1-row kernel), four or eight (row i at x[i·ldx]).
+// (the 1-row kernel), two or four (row i at x[i·ldx]).
 type rowKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts int)
 
-// rowKernel8 is an 8-row kernel of gemvRows: rowKernel's product for eight rows of x, over k
-// steps of a longer product when mode says so: rowsResume starts from the accumulators in acc
-// (1 KiB per pair of weight rows) instead of zero, rowsFinish stores the sums to out, and
-// without it the accumulators go back to acc, so a product split along k keeps its bits.
-type rowKernel8[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, mode int, acc *float32)
+// stretchKernel is a kernel of gemvRows for several rows of x (rowKernel's product) that can
+// cover k steps of a longer product, as mode says: rowsResume starts from the accumulators in
+// acc (at most 1 KiB per pair of weight rows) instead of zero, rowsFinish stores the sums to
+// out, and without it the accumulators go back to acc, so a product split along k keeps its
+// bits.
+type stretchKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, mode int, acc *float32)
 
-// The modes of a rowKernel8 call.
+// The modes of a stretchKernel call.
 const (
 	rowsResume = 1 << iota
 	rowsFinish
 )
 
-// An 8-row kernel call covers rows8Steps steps of k when k is longer, for rows8Block weight
-// rows at a time: that stretch of the eight rows of x, 16 KiB in fp32, stays in L1 while the
-// weight rows pass over it, and their accumulators fill rows8Acc floats.
+// A stretchKernel call covers stretchSteps steps of k when k is longer, for stretchBlock
+// weight rows at a time: that stretch of the rows of x, at most 16 KiB in fp32 (8 rows), stays
+// in L1 while the weight rows pass over it, and their accumulators fill at most stretchAcc
+// floats.
 const (
-	rows8Steps = 512
-	rows8Block = 8
-	rows8Acc   = rows8Block / 2 * 256
+	stretchSteps = 512
+	stretchBlock = 8
+	stretchAcc   = stretchBlock / 2 * 256
 )
 
-// rowKernels are the kernels of one path for 1, 4 and 8 rows of x (eight nil where the path
-// has none), each giving the 1-row kernel's bits.
+// rowKernels are the kernels of one path, each giving the 1-row kernel's bits: stretched ones
+// (stretchKernel) for several rows of x, most rows first, then plain ones (rowKernel), most
+// rows first, the last for one row; plain empty where the path has none.
 type rowKernels[X, W float32 | uint16] struct {
-	one, four rowKernel[X, W]
-	eight     rowKernel8[X, W]
+	stretched []rowsStretched[X, W]
+	plain     []rowsPlain[X, W]
 }
 
-// gemvRows8 runs eight over weight rows b…b+rows (the block of gemvRows) for x rows i…i+7, in
-// stretches of rows8Steps where body is longer, acc (rows8Acc floats) holding the accumulators.
-func gemvRows8[X, W float32 | uint16](eight rowKernel8[X, W], out []float32, xs []X, ldx int, w []W, i, b, rows, k, n, body int, acc []float32) {
-	_ = out[(i+7)*n+b+rows-1]
-	if body <= rows8Steps {
-		eight(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, rowsFinish, &acc[0])
+// rowsStretched is a stretchKernel for rows rows of x.
+type rowsStretched[X, W float32 | uint16] struct {
+	rows int
+	run  stretchKernel[X, W]
+}
+
+// rowsPlain is a rowKernel for rows rows of x.
+type rowsPlain[X, W float32 | uint16] struct {
+	rows int
+	run  rowKernel[X, W]
+}
+
+// ok reports whether there are kernels.
+func (k rowKernels[X, W]) ok() bool { return len(k.plain) > 0 }
+
+// gemvRowsStretched runs kernel over weight rows b…b+rows (the block of gemvRows) for x rows
+// i…i+kernel.rows-1, in stretches of stretchSteps where body is longer, acc (stretchAcc floats)
+// holding the accumulators.
+func gemvRowsStretched[X, W float32 | uint16](kernel rowsStretched[X, W], out []float32, xs []X, ldx int, w []W, i, b, rows, k, n, body int, acc []float32) {
+	_ = out[(i+kernel.rows-1)*n+b+rows-1]
+	if body <= stretchSteps {
+		kernel.run(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, rowsFinish, &acc[0])
 		return
 	}
-	for r := b; r < b+rows; r += rows8Block {
-		for c := 0; c < body; c += rows8Steps {
+	for r := b; r < b+rows; r += stretchBlock {
+		for c := 0; c < body; c += stretchSteps {
 			mode := 0
 			if c > 0 {
 				mode |= rowsResume
 			}
-			if c+rows8Steps >= body {
+			if c+stretchSteps >= body {
 				mode |= rowsFinish
 			}
-			eight(&out[i*n+r], n, &xs[i*ldx+c], ldx, &w[r*k+c], min(rows8Steps, body-c), k, min(rows8Block, b+rows-r), mode, &acc[0])
+			kernel.run(&out[i*n+r], n, &xs[i*ldx+c], ldx, &w[r*k+c], min(stretchSteps, body-c), k, min(stretchBlock, b+rows-r), mode, &acc[0])
 		}
 	}
 }
@@ -125,8 +144,9 @@ func gemvRows8[X, W float32 | uint16](eight rowKernel8[X, W], out []float32, xs 
 // gemvRows computes out[i*n+r] = x[i*k : i*k+k] · w[r*k : r*k+k] for i < m, r < n with row
 // kernels over xs (x as they read it, row stride ldx) for the first body steps: weight rows
 // split over the pool in groups of four and visited in blocks, each block serving every row
-// of x, eight rows at a time (kernels.eight, where there is one) sharing each weight load,
-// then four at a time (four), the rest one by one (one, bit for bit as the others). The steps
+// of x, as many at a time as the first of kernels.stretched takes, sharing each weight load,
+// then the next, then the plain kernels likewise, the last one row at a time (bit for bit as
+// the others). The steps
 // past body and the last n mod 4 weight rows are added in Go with tail. Every output is
 // bitwise the same whatever m is: the m-row product equals m one-row products.
 func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32, w []W, m, k, n, body, parts int,
@@ -144,22 +164,23 @@ func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32
 	Parallel((n+3)/4, func(lo, hi int) {
 		r0, end := 4*lo, min(4*hi, n)
 		full := min(end, groups)
-		var acc []float32 // gemvRows8's
+		var acc []float32 // gemvRowsStretched's
 		for b := r0; b < full; b += block {
 			rows := min(block, full-b)
 			i := 0
-			for ; kernels.eight != nil && i+8 <= m; i += 8 {
-				if acc == nil {
-					acc = make([]float32, rows8Acc)
+			for _, kernel := range kernels.stretched {
+				for ; i+kernel.rows <= m; i += kernel.rows {
+					if acc == nil {
+						acc = make([]float32, stretchAcc)
+					}
+					gemvRowsStretched(kernel, out, xs, ldx, w, i, b, rows, k, n, body, acc)
 				}
-				gemvRows8(kernels.eight, out, xs, ldx, w, i, b, rows, k, n, body, acc)
 			}
-			for ; i+4 <= m; i += 4 {
-				_ = out[(i+3)*n+b+rows-1]
-				kernels.four(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
-			}
-			for ; i < m; i++ {
-				kernels.one(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+			for _, kernel := range kernels.plain {
+				for ; i+kernel.rows <= m; i += kernel.rows {
+					_ = out[(i+kernel.rows-1)*n+b+rows-1]
+					kernel.run(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts)
+				}
 			}
 		}
 		for i := range m {
@@ -178,8 +199,8 @@ func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32
 	})
 }
 
-// gemvShared computes out = x·wᵀ (m×k by n×k, bf16 or fp32 weights) with s's 1-, 4- and
-// 8-row FMA kernels (pathShared) through gemvRows.
+// gemvShared computes out = x·wᵀ (m×k by n×k, bf16 or fp32 weights) with s's FMA row kernels
+// (pathShared: AVX-512's or AVX2's) through gemvRows.
 func gemvShared(s *isa, out, x []float32, bt operand, m, k, n int) {
 	body := k &^ (sharedStep - 1)
 	xs := x
@@ -187,13 +208,11 @@ func gemvShared(s *isa, out, x []float32, bt operand, m, k, n int) {
 		xs = make([]float32, 1)
 	}
 	if bt.bf16 != nil {
-		gemvRows(out, xs, k, x, bt.bf16, m, k, n, body, 1,
-			rowKernels[float32, uint16]{s.sharedBF16Rows1, s.sharedBF16Rows4, s.sharedBF16Rows8}, dotBF16Generic)
+		gemvRows(out, xs, k, x, bt.bf16, m, k, n, body, 1, s.sharedBF16, dotBF16Generic)
 		return
 	}
-	gemvRows(out, xs, k, x, bt.f32, m, k, n, body, 1,
-		rowKernels[float32, float32]{s.sharedF32Rows1, s.sharedF32Rows4, s.sharedF32Rows8}, dotGeneric)
+	gemvRows(out, xs, k, x, bt.f32, m, k, n, body, 1, s.sharedF32, dotGeneric)
 }
 
-// sharedStep is the k granularity of the 4-row FMA kernels: 16 floats, one zmm.
+// sharedStep is the k granularity of the FMA row kernels: 16 floats, one zmm or two ymm.
 const sharedStep = 16

@@ -55,13 +55,12 @@ type isa struct {
 	// dpBF16Rows1's. Nil where the CPU has no AVX512_BF16 (then pathDP is never taken).
 	dpBF16Rows1 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
-	// The 4-row FMA kernels of pathShared (see gemvShared): like dpBF16Rows1 and dpBF16Rows4, with
-	// fp32 x (ldx floats) against bf16 or fp32 weights, k a positive multiple of sharedStep;
-	// and the 8-row ones (rowKernel8), again bit for bit as the 1-row ones; nil without AVX-512.
-	sharedBF16Rows1, sharedBF16Rows4 func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
-	sharedF32Rows1, sharedF32Rows4   func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
-	sharedBF16Rows8                  rowKernel8[float32, uint16]
-	sharedF32Rows8                   rowKernel8[float32, float32]
+	// The FMA row kernels of pathShared (see gemvShared): like dpBF16Rows1 and dpBF16Rows4, with
+	// fp32 x (ldx floats) against bf16 or fp32 weights, k a positive multiple of sharedStep,
+	// every result bit for bit as the 1-row kernel's: AVX-512's for 1, 4 and 8 (stretched) rows
+	// of x, AVX2's for 1, 2, 4 (stretched) and 6 (stretched); one nil where there are none.
+	sharedBF16 rowKernels[float32, uint16]
+	sharedF32  rowKernels[float32, float32]
 	// dpLoop runs n iterations of independent VDPBF16PS, 1024 flops each (a multiply and an add
 	// per bf16 pair); it only serves MeasureDotPeak.
 	dpLoop func(n int)

@@ -4,13 +4,15 @@
 //
 // On amd64 an assembly path (AVX2 with FMA) is chosen once at start-up from the CPU's
 // features, after a self-test of its kernels; a portable Go fallback computes the same
-// results (up to the order of floating-point additions) everywhere. Where the CPU has AVX-512
-// the path gains 4-row FMA kernels for few rows, VDPBF16PS kernels for bf16 weights (with
+// results (up to the order of floating-point additions) everywhere. Its FMA row kernels for few
+// rows (1, 2, 4 and 6 rows of x sharing each weight load) have AVX-512 versions for 1, 4 and 8
+// rows; with AVX-512 the path also gains VDPBF16PS kernels for bf16 weights (with
 // AVX512_BF16) and VNNI kernels for q8_0 (with AVX512_VNNI, bit for bit as the AVX2 ones);
 // Backend names what is in use, e.g. "avx2+bf16dot+vnni". LATENT_KERNELS=go forces the
 // fallback; LATENT_KERNELS=avx512 opts in to the AVX-512 packed GEMM, slower than AVX2's on the
-// CPUs measured so far. Products with 1–16 rows (decode) take the path a short measurement at
-// first use found fastest on this CPU, cached in the user's cache folder (see RowPaths); up to
+// CPUs measured so far. Products with 1–16 rows (decode) take the path a measurement at first
+// use (on weights beyond the caches, about 2 s) found fastest on this CPU, cached in the user's
+// cache folder (see RowPaths); up to
 // MaxRowwise rows that is one path, so that every row is computed as it would be alone.
 //
 // The VDPBF16PS path hands x to the kernels as two bf16 halves by default (each product within

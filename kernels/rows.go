@@ -17,8 +17,8 @@ const (
 	pathRows
 	// pathPacked runs the packed blocked product (gemm), built for many rows.
 	pathPacked
-	// pathShared runs the 1-, 4- and 8-row FMA kernels (gemvShared): as pathDP, with fp32 x and fp32
-	// multiply-adds, for bf16 and fp32 weights.
+	// pathShared runs the FMA row kernels (gemvShared: 1, 4 and 8 rows of x with AVX-512, 1, 2, 4
+	// and 6 with AVX2): as pathDP, with fp32 x and fp32 multiply-adds, for bf16 and fp32 weights.
 	pathShared
 	// pathDP runs the VDPBF16PS products (gemvDP, bf16 weights only): each weight is read once,
 	// into registers, for four rows at a time, and the block of weights from L2 for the next
@@ -51,7 +51,7 @@ func (s *isa) runs(p path, bf16 bool) bool {
 	case pathRows:
 		return s.dotF32 != nil && s.dotBF16 != nil
 	case pathShared:
-		return s.sharedF32Rows1 != nil
+		return s.sharedF32.ok()
 	case pathDP:
 		return bf16 && s.dpBF16Rows1 != nil
 	}

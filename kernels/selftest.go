@@ -126,37 +126,63 @@ func (s *isa) selfTestQ8() error {
 	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
 }
 
-// selfTestRows checks the row kernels, where the implementation has them (the VDPBF16PS
-// ones for both splits of x, the FMA ones for both weight types): 13 rows of x (8 through the
-// 8-row kernel where there is one, 4 through the 4-row kernel, the last through the 1-row
-// kernel) against 8 weight rows of 2·dpStep + 3 steps (a tail in Go).
+// selfTestRows checks the row kernels, where the implementation has them, against 8 weight
+// rows: the VDPBF16PS ones for both splits of x on 13 rows of x (8 + 4 + 1: the 4-row kernel
+// twice, the 1-row kernel) of 2·dpStep + 3 steps (a tail in Go); the FMA ones for both weight
+// types on 13, 16 and 15 rows (AVX-512: 8 + 4 + 1, 8 + 8, 8 + 4 + 1 + 1 + 1; AVX2: 6 + 6 + 1,
+// 6 + 6 + 4, 6 + 6 + 2 + 1) of stretchSteps + 2·sharedStep + 3 steps, so that the stretched
+// kernels run in two stretches (resuming, finishing) and every kernel runs.
 func (s *isa) selfTestRows() error {
-	const m, n, k = 13, 8, 2*dpStep + 3
-	x, w := exactData(m*k, 9), exactData(n*k, 10)
-	wb := make([]uint16, len(w))
-	for i, v := range w {
-		wb[i] = Float32ToBF16(v)
-	}
-	want, wantF, got := make([]float32, m*n), make([]float32, m*n), make([]float32, m*n)
-	linearBF16Generic(want, x, wb, m, k, n)
-	linearGeneric(wantF, x, w, m, k, n)
-	check := func(what string, want []float32, run func()) error {
-		clear(got)
-		run()
-		return sameValues(what, got, want)
-	}
 	var errs []error
 	if s.dpBF16Rows1 != nil {
+		c := newRowsCase(13, 2*dpStep+3)
 		for _, parts := range []int{1, 2} {
-			errs = append(errs, check(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), want,
-				func() { gemvDP(s, got, x, wb, m, k, n, parts) }))
+			errs = append(errs, c.check(fmt.Sprintf("VDPBF16PS kernels (%d parts)", parts), c.wantBF16,
+				func() { gemvDP(s, c.got, c.x, c.wb, c.m, c.k, c.n, parts) }))
 		}
 	}
-	if s.sharedF32Rows1 != nil {
-		errs = append(errs, check("1-, 4- and 8-row bf16 kernels", want, func() { gemvShared(s, got, x, weightsBF16(wb, k), m, k, n) }),
-			check("1-, 4- and 8-row fp32 kernels", wantF, func() { gemvShared(s, got, x, weightsF32(w, k), m, k, n) }))
+	if !s.sharedF32.ok() {
+		return errors.Join(errs...)
+	}
+	for _, m := range []int{13, 16, 15} {
+		c := newRowsCase(m, stretchSteps+2*sharedStep+3)
+		errs = append(errs,
+			c.check(fmt.Sprintf("FMA row kernels, %d rows, bf16", m), c.wantBF16,
+				func() { gemvShared(s, c.got, c.x, weightsBF16(c.wb, c.k), c.m, c.k, c.n) }),
+			c.check(fmt.Sprintf("FMA row kernels, %d rows, fp32", m), c.wantF32,
+				func() { gemvShared(s, c.got, c.x, weightsF32(c.w, c.k), c.m, c.k, c.n) }))
 	}
 	return errors.Join(errs...)
+}
+
+// rowsCase is one product of selfTestRows: m rows of x against n = 8 weight rows of k steps,
+// exact values (so every order of summation gives the reference's bits), and the reference
+// results for bf16 and fp32 weights.
+type rowsCase struct {
+	m, n, k           int
+	x, w              []float32
+	wb                []uint16
+	wantBF16, wantF32 []float32
+	got               []float32
+}
+
+func newRowsCase(m, k int) *rowsCase {
+	c := &rowsCase{m: m, n: 8, k: k, x: exactData(m*k, 9), w: exactData(8*k, 10)}
+	c.wb = make([]uint16, len(c.w))
+	for i, v := range c.w {
+		c.wb[i] = Float32ToBF16(v)
+	}
+	c.wantBF16, c.wantF32, c.got = make([]float32, m*c.n), make([]float32, m*c.n), make([]float32, m*c.n)
+	linearBF16Generic(c.wantBF16, c.x, c.wb, m, k, c.n)
+	linearGeneric(c.wantF32, c.x, c.w, m, k, c.n)
+	return c
+}
+
+// check runs run, which writes c.got, and compares c.got with want.
+func (c *rowsCase) check(what string, want []float32, run func()) error {
+	clear(c.got)
+	run()
+	return sameValues(what, c.got, want)
 }
 
 // selfTestDot checks the dot-product tiles, where the implementation has them, through

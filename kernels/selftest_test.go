@@ -1,6 +1,9 @@
 package kernels
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestSelfTestPassesOnThisCPU(t *testing.T) {
 	list := allISAs()
@@ -88,30 +91,59 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 			}
 		},
 		"4-row fp32 kernel drops a step": func(s *isa) {
-			if good.sharedF32Rows4 == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
-			}
-			s.sharedF32Rows4 = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
-				good.sharedF32Rows4(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
-			}
+			breakPlain(s, &s.sharedF32, 4, func(run rowKernel[float32, float32]) rowKernel[float32, float32] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
 		},
-		"8-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16Rows8 == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
+		"widest plain bf16 kernel drops four rows": func(s *isa) {
+			widest := 0
+			if len(s.sharedBF16.plain) > 1 {
+				widest = s.sharedBF16.plain[0].rows
 			}
-			s.sharedBF16Rows8 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
-				good.sharedBF16Rows8(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
-			}
+			breakPlain(s, &s.sharedBF16, widest, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					if rows > 4 {
+						run(out, ldo, x, ldx, w, k, ldw, rows-4, parts)
+					}
+				}
+			})
+		},
+		"2-row bf16 kernel drops a step": func(s *isa) {
+			breakPlain(s, &s.sharedBF16, 2, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
 		},
 		"1-row bf16 kernel drops a step": func(s *isa) {
-			if good.sharedBF16Rows1 == nil {
+			breakPlain(s, &s.sharedBF16, 1, func(run rowKernel[float32, uint16]) rowKernel[float32, uint16] {
+				return func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
+					run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+				}
+			})
+		},
+		"stretched bf16 kernel drops a step": func(s *isa) {
+			s.sharedBF16.stretched = slices.Clone(s.sharedBF16.stretched)
+			if len(s.sharedBF16.stretched) == 0 {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }
 				return
 			}
-			s.sharedBF16Rows1 = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int) {
-				good.sharedBF16Rows1(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts)
+			run := s.sharedBF16.stretched[0].run
+			s.sharedBF16.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
+			}
+		},
+		"stretched fp32 kernel ignores resume": func(s *isa) {
+			s.sharedF32.stretched = slices.Clone(s.sharedF32.stretched)
+			if len(s.sharedF32.stretched) == 0 {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			run := s.sharedF32.stretched[0].run
+			s.sharedF32.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k, ldw, rows, mode&^rowsResume, acc)
 			}
 		},
 		"axpy drops a block": func(s *isa) {
@@ -136,4 +168,18 @@ func TestChooseISA(t *testing.T) {
 			t.Errorf(`chooseISA("") did not pick %s`, list[0].name)
 		}
 	}
+}
+
+// breakPlain replaces s's plain row kernel for rows rows in kernels (a copy of the list, so the
+// good implementation keeps its own) with wrap's wrapper of it; where there is none, it breaks
+// the dot kernel instead, so that the self-test still has something to catch.
+func breakPlain[X, W float32 | uint16](s *isa, kernels *rowKernels[X, W], rows int, wrap func(rowKernel[X, W]) rowKernel[X, W]) {
+	kernels.plain = slices.Clone(kernels.plain)
+	for i, k := range kernels.plain {
+		if k.rows == rows {
+			kernels.plain[i].run = wrap(k.run)
+			return
+		}
+	}
+	s.dot = func(a, b *float32, n int) float32 { return 0 }
 }

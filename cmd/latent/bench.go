@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -148,12 +149,52 @@ func runBench(dir string, steps, prefill, decode int, strategy string) (*benchRe
 	return r, nil
 }
 
+// packedLine names the packed GEMM kernel chosen and the time of each candidate measured, or
+// says that there was no other to measure.
+func packedLine(c *kernels.RowChoice) string {
+	if len(c.PackedSeconds) == 0 {
+		return c.Packed + " (the only packed GEMM kernel here: nothing to measure)"
+	}
+	var packed []string
+	for name, sec := range c.PackedSeconds {
+		packed = append(packed, fmt.Sprintf("%s %.3f", name, sec*1e3))
+	}
+	slices.Sort(packed)
+	return fmt.Sprintf("%s (ms on the measured shapes: %s)", c.Packed, strings.Join(packed, ", "))
+}
+
+// scoreLine lists each path's score for the weight type (its time over the fastest path's,
+// averaged over the measured row counts), least first, and the path chosen.
+func scoreLine(c *kernels.RowChoice, weights string) string {
+	scores := c.OneRowScores(weights)
+	names := make([]string, 0, len(scores))
+	for name := range scores {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(scores[a], scores[b]) })
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %.2f", name, scores[name])
+	}
+	chosen := ""
+	for _, p := range c.Products {
+		if p.Weights == weights && p.Rows == 1 {
+			chosen = p.Path
+		}
+	}
+	return fmt.Sprintf("%s: %s", chosen, strings.Join(parts, ", "))
+}
+
 // printKernels prints the kernel implementation in use and, for products with 1–16 rows of
 // bf16 and fp32 weights, the path chosen and the time of each path compared.
 func printKernels(w io.Writer, refresh, asJSON bool) error {
 	c, err := kernels.RowPaths(refresh)
 	if asJSON {
-		if jerr := writeJSON(w, map[string]any{"backend": kernels.Backend(), "row_paths": c}); jerr != nil {
+		out := map[string]any{"backend": kernels.Backend(), "row_paths": c}
+		if c != nil {
+			out["one_row_scores"] = map[string]any{"bf16": c.OneRowScores("bf16"), "f32": c.OneRowScores("f32")}
+		}
+		if jerr := writeJSON(w, out); jerr != nil {
 			return jerr
 		}
 		return err
@@ -164,15 +205,15 @@ func printKernels(w io.Writer, refresh, asJSON bool) error {
 		return err
 	}
 	fmt.Fprintf(w, "cpu      %s, %s kernels, %d workers\n", c.CPU, c.ISA, c.Workers)
-	fmt.Fprintf(w, "choice   %s; measured %s on %d×%d weights\n", c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1])
-	var packed []string
-	for name, sec := range c.PackedSeconds {
-		packed = append(packed, fmt.Sprintf("%s %.3f", name, sec*1e3))
-	}
-	slices.Sort(packed)
-	fmt.Fprintf(w, "packed   %s (ms on the measured shapes: %s)\n", c.Packed, strings.Join(packed, ", "))
+	fmt.Fprintf(w, "choice   %s; measured %s on %d×%d bf16 weights (%d MiB, fp32 the same bytes:\n"+
+		"         beyond the caches, as decode products of real models)\n",
+		c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1], c.Shape[0]*c.Shape[1]*2>>20)
+	fmt.Fprintf(w, "packed   %s\n", packedLine(c))
 	fmt.Fprintf(w, "rows     up to %d take the one-row path, the one whose time over the best averages least,\n"+
-		"         so that each row is computed as alone (batched requests)\n", kernels.MaxRowwise)
+		"         so that each row is computed as alone (batched requests):\n", kernels.MaxRowwise)
+	for _, weights := range []string{"bf16", "f32"} {
+		fmt.Fprintf(w, "         %-4s %s\n", weights, scoreLine(c, weights))
+	}
 	fmt.Fprintln(w, "weights rows  chosen  ms per product (measured, or ~interpolated)")
 	for _, p := range c.Products {
 		names := make([]string, 0, len(p.Seconds))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +38,16 @@ func TestBenchKernelsRefresh(t *testing.T) {
 	}
 	if !strings.Contains(out, "refresh requested") || strings.Count(out, "\nbf16 ") != 16 || strings.Count(out, "\nf32 ") != 16 {
 		t.Fatalf("want a refreshed choice for 16 row counts of each weight type:\n%s", out)
+	}
+	// The choice is explained: every path's score per weight type, and the packed kernel line
+	// says why there are no times when there was only one candidate.
+	for _, weights := range []string{"bf16", "f32"} {
+		if !regexp.MustCompile(`(?m)^ +` + weights + ` +[a-z0-9]+: ([a-z0-9]+ [0-9.]+, )*[a-z0-9]+ [0-9.]+$`).MatchString(out) {
+			t.Fatalf("no %s score line:\n%s", weights, out)
+		}
+	}
+	if strings.Contains(out, "shapes: )") {
+		t.Fatalf("empty packed GEMM times:\n%s", out)
 	}
 	var c kernels.RowChoice
 	data, _ := os.ReadFile(file)
