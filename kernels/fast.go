@@ -25,9 +25,9 @@ type isa struct {
 	// and kc steps of A packed fewRows wide; nil where there are none.
 	fewF32  func(kc int, w *float32, ldw int, x, t *float32, add bool)
 	fewBF16 func(kc int, w *uint16, ldw int, x, t *float32, add bool)
-	// fewMinF32 and fewMinBF16 are the fewest rows gemm gives gemmFew (up to fewRows) for fp32
-	// and bf16 weights.
-	fewMinF32, fewMinBF16 int
+	// fewMinF32 and fewMaxF32 are the fewest and the most rows gemm gives gemmFew for fp32
+	// weights, fewMinBF16 and fewMaxBF16 for bf16 weights.
+	fewMinF32, fewMaxF32, fewMinBF16, fewMaxBF16 int
 
 	// Matrix-vector products over rows×k weights (rows a multiple of 4, k of gemvStep, row
 	// stride ldw elements): out[r] = Σ_p w[r*ldw+p]·x[p].

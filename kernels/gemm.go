@@ -7,8 +7,8 @@ package kernels
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
 // operands' layouts (transposed or not, fp32 or bf16). Products with few rows take a variant
 // without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time,
-// and those with at most 16 rows against Linear's weights one that packs no weights at all
-// (gemmFew, gemmfew.go). All three sum every element of C in the same order.
+// and those with at most 128 rows (16 for bf16) against Linear's weights one that packs no weights
+// at all (gemmFew, gemmfew.go). All three sum every element of C in the same order.
 
 // operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
 // element (i, p) is f32[i*rs+p*cs] or, for bf16 weights, bf16[i*rs+p*cs]. One of rs and cs

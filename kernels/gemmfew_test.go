@@ -16,7 +16,7 @@ func TestGemmFewMatchesPacked(t *testing.T) {
 			t.Skipf("%s has no transposed kernels", backend)
 		}
 		rng := rand.New(rand.NewPCG(3, 4))
-		for _, m := range []int{1, s.fewMinF32, s.fewMinBF16, 15, fewRows} {
+		for _, m := range []int{1, s.fewMinF32, s.fewMinBF16, 15, fewRows, fewRows + 1, 3*fewRows - 1, s.fewMaxBF16, s.fewMaxF32} {
 			for _, kn := range [][2]int{{1, 7}, {3, 6}, {257, 13}, {600, 45}} {
 				k, n := kn[0], kn[1]
 				x := randomSlice(rng, m*k, 1)
