@@ -20,6 +20,9 @@ type isa struct {
 	// narrow is the most floats a packed kc-deep slab of A may hold for gemm to take gemmNarrow,
 	// which reads the slab once per micro-panel of B: about the L2 per core.
 	narrow int
+	// ownSlabs is the fewest rows for which gemmWide lets each worker pack B itself
+	// (gemmOwnSlabs); 0: never.
+	ownSlabs int
 	// Transposed micro-kernels of gemmFew: a fewCols×fewRows tile of Cᵀ, t[j*fewRows+i] (=|+=)
 	// Σ_{p<kc} w[j*ldw+p]·x[p*fewRows+i], from fewCols weight rows read in place (bf16 widened)
 	// and kc steps of A packed fewRows wide; nil where there are none.

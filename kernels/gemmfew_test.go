@@ -37,3 +37,29 @@ func TestGemmFewMatchesPacked(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmOwnSlabsMatchesShared checks that gemmOwnSlabs gives the bits of gemmWide with one
+// shared slab of B and of gemmNarrow, storing and adding, across the kc slabs and the mc blocks.
+func TestGemmOwnSlabsMatchesShared(t *testing.T) {
+	forEachISA(t, func(backend string) {
+		s := *fast.packedISA()
+		s.nc = 3 * s.nr // several column blocks too
+		shared := s
+		shared.ownSlabs = 0
+		rng := rand.New(rand.NewPCG(7, 8))
+		const m, k, n = 301, 600, 70
+		x := randomSlice(rng, m*k, 1)
+		for _, bt := range []operand{weightsF32(randomSlice(rng, n*k, 2), k), weightsBF16(randomBF16(rng, n*k, 3), k)} {
+			for _, add := range []bool{false, true} {
+				c0 := randomSlice(rng, m*n, 0)
+				got, want, narrow := slices.Clone(c0), slices.Clone(c0), slices.Clone(c0)
+				gemmOwnSlabs(&s, got, n, m, n, k, rowMajor(x, k), bt, add)
+				gemmWide(&shared, want, n, m, n, k, rowMajor(x, k), bt, add)
+				gemmNarrow(&s, narrow, n, m, n, k, rowMajor(x, k), bt, add)
+				if !slices.Equal(got, want) || !slices.Equal(got, narrow) {
+					t.Errorf("%s bf16=%v add=%v: gemmOwnSlabs differs from the shared-slab product", backend, bt.bf16 != nil, add)
+				}
+			}
+		}
+	})
+}
