@@ -13,11 +13,22 @@ func supportedISAs() []*isa {
 	// than most products, lets each worker pack its rows of A once per slab instead of once
 	// per nc columns (5–8 % faster than nc = 512 at 2048³, the same at 1024³). narrow is 512 KiB,
 	// up to 512 rows at kc = 256: gemmNarrow beat gemmWide by 1.2–2× up to 384 rows, by 5 % at
-	// 512, tied at 1024 and lost 15 % at 2048.
+	// 512, tied at 1024 and lost 15 % at 2048. gemmFew (transposed 6×16 tiles, weights read in
+	// place) against gemmNarrow on m×5280 by 5280×15840 on this Zen 3 (EPYC, 2 cores, best of 5
+	// by CPU time, both in one run): fp32 1.40× at m = 4, 1.24× at 6, 1.53× at 8, 1.55× at 12,
+	// 2.0× at 16, 1.44× at 32, 1.18× at 64, 1.13× at 96, 1.09–1.16× at 128, 0.99–1.09× at 256;
+	// bf16 0.84× at 6, 1.04× at 8, 1.07× at 10, 1.04× at 12, 1.34× at 13, 1.41× at 16, 0.86× at
+	// 24, 1.15× at 32, 0.85–0.91× at 48, 0.93–0.98× at 64 (each weight is widened once per block
+	// of 16 rows; widening a slab once in a separate pass was slower still).
+	// ownSlabs: from 256 rows each worker packs B itself (gemmOwnSlabs) instead of waiting for
+	// the other at every slab; on this Zen 3, with other load on the machine, the median wall time
+	// of 1024³ fell 3–4 % (fp32 and bf16, 20 rounds each, 2–3 % more CPU time for the second
+	// packing), of 768×1024×1024 by 9 %, and 2048³ was unchanged.
 	s := &isa{
 		name:     "avx2",
 		gemmName: "avx2-6x16",
-		kernel:   gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10,
+		kernel:   gemmKernelAVX2, mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096, narrow: 128 << 10, ownSlabs: 256,
+		fewF32: gemmKernelT6F32AVX2, fewBF16: gemmKernelT6BF16AVX2, fewMinF32: 4, fewMaxF32: 128, fewMinBF16: 8, fewMaxBF16: 16,
 		gemvF32: gemvF32AVX2, gemvBF16: gemvBF16AVX2, gemv2BF16: gemv2BF16AVX2, gemvStep: 16,
 		dotF32: dotTileF32AVX2, dotBF16: dotTileBF16AVX2,
 		packF32: packTransposeF32AVX2, packBF16: packTransposeBF16AVX2, pack6F32: packTranspose6F32AVX2,
@@ -214,3 +225,9 @@ func dotTileF32AVX2(sums, x *float32, ldx int, w *float32, ldw, k, pf, groups in
 
 //go:noescape
 func dotTileBF16AVX2(sums, x *float32, ldx int, w *uint16, ldw, k, pf, groups int)
+
+//go:noescape
+func gemmKernelT6F32AVX2(kc int, w *float32, ldw int, x, t *float32, add bool)
+
+//go:noescape
+func gemmKernelT6BF16AVX2(kc int, w *uint16, ldw int, x, t *float32, add bool)

@@ -20,6 +20,17 @@ type isa struct {
 	// narrow is the most floats a packed kc-deep slab of A may hold for gemm to take gemmNarrow,
 	// which reads the slab once per micro-panel of B: about the L2 per core.
 	narrow int
+	// ownSlabs is the fewest rows for which gemmWide lets each worker pack B itself
+	// (gemmOwnSlabs); 0: never.
+	ownSlabs int
+	// Transposed micro-kernels of gemmFew: a fewCols×fewRows tile of Cᵀ, t[j*fewRows+i] (=|+=)
+	// Σ_{p<kc} w[j*ldw+p]·x[p*fewRows+i], from fewCols weight rows read in place (bf16 widened)
+	// and kc steps of A packed fewRows wide; nil where there are none.
+	fewF32  func(kc int, w *float32, ldw int, x, t *float32, add bool)
+	fewBF16 func(kc int, w *uint16, ldw int, x, t *float32, add bool)
+	// fewMinF32 and fewMaxF32 are the fewest and the most rows gemm gives gemmFew for fp32
+	// weights, fewMinBF16 and fewMaxBF16 for bf16 weights.
+	fewMinF32, fewMaxF32, fewMinBF16, fewMaxBF16 int
 
 	// Matrix-vector products over rows×k weights (rows a multiple of 4, k of gemvStep, row
 	// stride ldw elements): out[r] = Σ_p w[r*ldw+p]·x[p].

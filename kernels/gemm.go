@@ -6,7 +6,10 @@ package kernels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
 // operands' layouts (transposed or not, fp32 or bf16). Products with few rows take a variant
-// without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time.
+// without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time,
+// and those with at most 128 rows (16 for bf16) against Linear's weights one that packs no weights
+// at all (gemmFew, gemmfew.go); those with many rows let each worker pack B itself
+// (gemmOwnSlabs). All of them sum every element of C in the same order.
 
 // operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
 // element (i, p) is f32[i*rs+p*cs] or, for bf16 weights, bf16[i*rs+p*cs]. One of rs and cs
@@ -140,9 +143,12 @@ func gemmOn(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		}
 		return
 	}
-	if bt.cs == 1 && roundUp(m, s.mr)*min(s.kc, k) <= s.narrow {
+	switch {
+	case s.usesFew(m, bt):
+		gemmFew(s, c, ldc, m, n, k, a, bt, add)
+	case bt.cs == 1 && roundUp(m, s.mr)*min(s.kc, k) <= s.narrow:
 		gemmNarrow(s, c, ldc, m, n, k, a, bt, add)
-	} else {
+	default:
 		gemmWide(s, c, ldc, m, n, k, a, bt, add)
 	}
 }
@@ -152,11 +158,15 @@ func gemmOn(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 // there are enough (each worker packing its own A blocks, both sharing the packed slab), by
 // columns otherwise (each packing all of the few rows of A).
 func gemmWide(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	rowPanels := (m + s.mr - 1) / s.mr
+	byRows := rowPanels >= 2*Workers()
+	if byRows && s.ownSlabs > 0 && m >= s.ownSlabs {
+		gemmOwnSlabs(s, c, ldc, m, n, k, a, bt, add)
+		return
+	}
 	// Buffers are allocated per call and sized to the product: a pool would keep up to a slab
 	// per concurrent caller alive between calls, for a saving that is small next to the work.
 	b := make([]float32, min(s.kc, k)*roundUp(min(s.nc, n), s.nr))
-	rowPanels := (m + s.mr - 1) / s.mr
-	byRows := rowPanels >= 2*Workers()
 	for jc := 0; jc < n; jc += s.nc {
 		nb := min(s.nc, n-jc)
 		colPanels := (nb + s.nr - 1) / s.nr
@@ -173,6 +183,26 @@ func gemmWide(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 			}
 		}
 	}
+}
+
+// gemmOwnSlabs is gemmWide for products with enough rows that packing B twice costs little
+// next to the work: the workers split the rows of C once, for the whole product, and each packs
+// every slab of B itself, so that they never wait for each other between slabs (a worker
+// slowed by other load on the machine holds the other up only at the end). The slabs, blocks
+// and micro-kernel are gemmWide's, so every element of C is summed in the same order.
+func gemmOwnSlabs(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
+	Parallel((m+s.mr-1)/s.mr, func(lo, hi int) {
+		b := make([]float32, min(s.kc, k)*roundUp(min(s.nc, n), s.nr))
+		for jc := 0; jc < n; jc += s.nc {
+			nb := min(s.nc, n-jc)
+			for pc := 0; pc < k; pc += s.kc {
+				kb := min(s.kc, k-pc)
+				bt.packPanels(s, b, jc, nb, pc, kb, s.nr)
+				blk := block{s: s, c: c[jc:], ldc: ldc, a: a, b: b, pc: pc, kb: kb, add: add || pc > 0}
+				blk.run(lo*s.mr, min(hi*s.mr, m), 0, nb)
+			}
+		}
+	})
 }
 
 // narrowChunk is how many floats of C (256 KiB) gemmNarrow keeps close while it runs through

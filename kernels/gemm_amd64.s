@@ -51,6 +51,91 @@
 	VADDPS vs(DX), acc1, acc1; \
 	STORE_ROW(vs, acc0, acc1)
 
+// The transposed 6×16 kernels compute a tile of Cᵀ: t[j·16+i] (+)= Σ_{p<kc} w[j·ldw+p]·x[p·16+i]
+// for 6 weight rows j read in place (Linear's weights, rows along k) and 16 rows i of A packed
+// as a 16-wide panel; the tile t is contiguous. Each k step loads the 16 values of x into Y0
+// and Y1, broadcasts the 6 weights of step p in turn (widening bf16 ones) and issues 12 FMAs.
+// Registers: CX kc, SI weight row 0, R11 weight row 3, R10 ldw in bytes, DI x, DX t, R8 the
+// tile's row length in bytes (64), AX add.
+
+#define TGEMM_ARGS(elemshift) \
+	MOVQ kc+0(FP), CX; \
+	MOVQ w+8(FP), SI; \
+	MOVQ ldw+16(FP), R10; \
+	SHLQ $elemshift, R10; \
+	MOVQ x+24(FP), DI; \
+	MOVQ t+32(FP), DX; \
+	MOVBLZX add+40(FP), AX; \
+	MOVQ $64, R8; \
+	LEAQ (SI)(R10*2), R11; \
+	ADDQ R10, R11
+
+#define ZERO_ACC12 \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+	VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13; \
+	VXORPS Y14, Y14, Y14; \
+	VXORPS Y15, Y15, Y15
+
+// BCAST_F32 and BCAST_BF16 broadcast one weight (at mem) to the 8 lanes of t as fp32.
+#define BCAST_F32(mem, t) VBROADCASTSS mem, t
+#define BCAST_BF16(mem, t) VPBROADCASTW mem, t; VPSLLD $16, t, t
+
+// TSTEP is one k step of the transposed kernel: weights at byte offset wo of each row, x at
+// byte offset xo from DI.
+#define TSTEP(BCAST, wo, xo) \
+	VMOVUPS xo(DI), Y0; \
+	VMOVUPS (xo+32)(DI), Y1; \
+	BCAST(wo(SI), Y2); \
+	VFMADD231PS Y0, Y2, Y4; \
+	VFMADD231PS Y1, Y2, Y5; \
+	BCAST(wo(SI)(R10*1), Y3); \
+	VFMADD231PS Y0, Y3, Y6; \
+	VFMADD231PS Y1, Y3, Y7; \
+	BCAST(wo(SI)(R10*2), Y2); \
+	VFMADD231PS Y0, Y2, Y8; \
+	VFMADD231PS Y1, Y2, Y9; \
+	BCAST(wo(R11), Y3); \
+	VFMADD231PS Y0, Y3, Y10; \
+	VFMADD231PS Y1, Y3, Y11; \
+	BCAST(wo(R11)(R10*1), Y2); \
+	VFMADD231PS Y0, Y2, Y12; \
+	VFMADD231PS Y1, Y2, Y13; \
+	BCAST(wo(R11)(R10*2), Y3); \
+	VFMADD231PS Y0, Y3, Y14; \
+	VFMADD231PS Y1, Y3, Y15
+
+// TSTORE writes (or adds, AX ≠ 0) the 12 accumulators to the tile and returns.
+#define TSTORE(name) \
+	TESTQ AX, AX; \
+	JZ    name; \
+	ADD_STORE_ROW(32, Y4, Y5); \
+	ADD_STORE_ROW(32, Y6, Y7); \
+	ADD_STORE_ROW(32, Y8, Y9); \
+	ADD_STORE_ROW(32, Y10, Y11); \
+	ADD_STORE_ROW(32, Y12, Y13); \
+	ADD_STORE_ROW(32, Y14, Y15); \
+	VZEROUPPER; \
+	RET
+
+// TOVERWRITE is TSTORE's other branch.
+#define TOVERWRITE \
+	STORE_ROW(32, Y4, Y5); \
+	STORE_ROW(32, Y6, Y7); \
+	STORE_ROW(32, Y8, Y9); \
+	STORE_ROW(32, Y10, Y11); \
+	STORE_ROW(32, Y12, Y13); \
+	STORE_ROW(32, Y14, Y15); \
+	VZEROUPPER; \
+	RET
+
 // func gemmKernelAVX512(kc int, a, b, c *float32, ldc int, add bool)
 TEXT ·gemmKernelAVX512(SB), NOSPLIT, $0-41
 	GEMM_ARGS
@@ -200,3 +285,66 @@ gemmKernelAVX2_overwrite:
 	STORE_ROW(32, Y14, Y15)
 	VZEROUPPER
 	RET
+
+
+// func gemmKernelT6F32AVX2(kc int, w *float32, ldw int, x, t *float32, add bool)
+TEXT ·gemmKernelT6F32AVX2(SB), NOSPLIT, $0-41
+	TGEMM_ARGS(2)
+	ZERO_ACC12
+	SUBQ $4, CX
+	JL   tf32tail
+tf32loop4:
+	TSTEP(BCAST_F32, 0, 0)
+	TSTEP(BCAST_F32, 4, 64)
+	TSTEP(BCAST_F32, 8, 128)
+	TSTEP(BCAST_F32, 12, 192)
+	ADDQ $16, SI
+	ADDQ $16, R11
+	ADDQ $256, DI
+	SUBQ $4, CX
+	JGE  tf32loop4
+tf32tail:
+	ADDQ $4, CX
+	JZ   tf32store
+tf32loop1:
+	TSTEP(BCAST_F32, 0, 0)
+	ADDQ $4, SI
+	ADDQ $4, R11
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  tf32loop1
+tf32store:
+	TSTORE(tf32overwrite)
+tf32overwrite:
+	TOVERWRITE
+
+// func gemmKernelT6BF16AVX2(kc int, w *uint16, ldw int, x, t *float32, add bool)
+TEXT ·gemmKernelT6BF16AVX2(SB), NOSPLIT, $0-41
+	TGEMM_ARGS(1)
+	ZERO_ACC12
+	SUBQ $4, CX
+	JL   tbf16tail
+tbf16loop4:
+	TSTEP(BCAST_BF16, 0, 0)
+	TSTEP(BCAST_BF16, 2, 64)
+	TSTEP(BCAST_BF16, 4, 128)
+	TSTEP(BCAST_BF16, 6, 192)
+	ADDQ $8, SI
+	ADDQ $8, R11
+	ADDQ $256, DI
+	SUBQ $4, CX
+	JGE  tbf16loop4
+tbf16tail:
+	ADDQ $4, CX
+	JZ   tbf16store
+tbf16loop1:
+	TSTEP(BCAST_BF16, 0, 0)
+	ADDQ $2, SI
+	ADDQ $2, R11
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  tbf16loop1
+tbf16store:
+	TSTORE(tbf16overwrite)
+tbf16overwrite:
+	TOVERWRITE

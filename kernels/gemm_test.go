@@ -246,7 +246,8 @@ func benchmarkProduct(b *testing.B, m, k, n int, fn func()) {
 }
 
 // gemmShapes are the benchmarked shapes: squares and Huginn-0125's prefill of 64 and of 16
-// tokens through the attention's fused q, k, v projection (n_embd 5280 → 3·5280).
+// tokens through the attention's fused q, k, v projection (n_embd 5280 → 3·5280) and back
+// through a projection of the same size the other way (3·5280 → 5280).
 var gemmShapes = []struct {
 	name    string
 	m, k, n int
@@ -255,6 +256,8 @@ var gemmShapes = []struct {
 	{"1024", 1024, 1024, 1024},
 	{"huginn-prefill-64x5280x15840", 64, 5280, 15840},
 	{"huginn-prefill-16x5280x15840", 16, 5280, 15840},
+	{"huginn-prefill-64x15840x5280", 64, 15840, 5280},
+	{"huginn-prefill-16x15840x5280", 16, 15840, 5280},
 }
 
 func BenchmarkGemm(b *testing.B) {

@@ -14,6 +14,9 @@ func (s *isa) selfTest() error {
 	if err := s.selfTestGemm(); err != nil {
 		return err
 	}
+	if err := s.selfTestFew(); err != nil {
+		return err
+	}
 	const rows = 8
 	k := 2 * s.gemvStep
 	x, w := exactData(k, 4), exactData(rows*k, 5)
@@ -208,6 +211,47 @@ func (s *isa) selfTestDot(x, w []float32, wb []uint16, k, rows int) error {
 			gemmDot(s, got, n, m, n, k, rowMajor(a, k), weightsF32(w, k), false)
 		}
 		if err := sameValues(fmt.Sprintf("dot tile kernel (bf16 %v)", bf16), got, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selfTestFew checks gemmFew's transposed kernels, storing and adding, over 67 steps of
+// fp32 and bf16 weights whose rows lie 3 elements apart beyond their length.
+func (s *isa) selfTestFew() error {
+	if s.fewF32 == nil || s.fewBF16 == nil {
+		return nil
+	}
+	const kc, ldw = 67, 70
+	w, x := exactData(fewCols*ldw, 9), exactData(kc*fewRows, 10)
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		wb[i] = Float32ToBF16(v)
+	}
+	for _, add := range []bool{false, true} {
+		want := exactData(fewCols*fewRows, 11)
+		for j := range fewCols {
+			for i := range fewRows {
+				var sum float32
+				for p := range kc {
+					sum += w[j*ldw+p] * x[p*fewRows+i]
+				}
+				if add {
+					want[j*fewRows+i] += sum
+				} else {
+					want[j*fewRows+i] = sum
+				}
+			}
+		}
+		got := exactData(fewCols*fewRows, 11)
+		s.fewF32(kc, &w[0], ldw, &x[0], &got[0], add)
+		if err := sameValues(fmt.Sprintf("transposed gemm kernel (add %v)", add), got, want); err != nil {
+			return err
+		}
+		got = exactData(fewCols*fewRows, 11)
+		s.fewBF16(kc, &wb[0], ldw, &x[0], &got[0], add)
+		if err := sameValues(fmt.Sprintf("transposed gemm kernel, bf16 (add %v)", add), got, want); err != nil {
 			return err
 		}
 	}
