@@ -45,6 +45,11 @@ func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 				_ = out[(i+s.q8Rows-1)*n+r1-1]
 				s.q8DotN(&out[i*n+r0], n, &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, r1-r0)
 			}
+			if s != nil && s.q8Dot2 != nil && i+2 <= m {
+				_ = out[(i+1)*n+r1-1]
+				s.q8Dot2(&out[i*n+r0], n, &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, r1-r0)
+				i += 2
+			}
 			for ; i < m; i++ {
 				o := out[i*n+r0 : i*n+r1]
 				if s != nil && s.q8Dot != nil {

@@ -43,14 +43,14 @@ func TestPathsRowExact(t *testing.T) {
 }
 
 // TestQ8RowExact checks that LinearQ8's m-row product equals m one-row products bit for bit
-// (m = 2…17, odd and even run counts), with each implementation and the portable path, and
+// (m = 2…17, odd and even run counts, more runs than the AVX2 kernels' chunk), with each implementation and the portable path, and
 // that the VNNI kernels, where the CPU has them, give the AVX2 kernel's bits.
 func TestQ8RowExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 3))
 	impls := append([]*isa{nil}, allISAs()...)
 	saved := fast
 	defer func() { fast = saved }()
-	for _, k := range []int{32, 96, 160, 1024} {
+	for _, k := range []int{32, 96, 160, 1024, 131 * Q8Block} { // 131 runs: two chunks of the AVX2 kernels, the second odd
 		const n = 45
 		c := newQ8Case(rng, MaxFewRows+1, k, n)
 		var reference []float32 // the first assembly implementation's
