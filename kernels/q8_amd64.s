@@ -361,3 +361,40 @@ q4reduce:
 	JNZ  q4row
 	VZEROUPPER
 	RET
+
+// func q8ToF32AVX2(dst *float32, q *int8, d *uint16, runs int)
+// dst[32b+i] = f16(d[b])·q[32b+i] for b < runs (positive): the weights of q8_0 runs widened to
+// fp32, exactly (an 8-bit integer times an 11-bit significand).
+TEXT ·q8ToF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ d+16(FP), R9
+	MOVQ runs+24(FP), CX
+
+q8f32run:
+	VPINSRW      $0, (R9), X8, X8
+	VCVTPH2PS    X8, X8
+	VBROADCASTSS X8, Y8
+	VPMOVSXBD    (SI), Y0
+	VPMOVSXBD    8(SI), Y1
+	VPMOVSXBD    16(SI), Y2
+	VPMOVSXBD    24(SI), Y3
+	VCVTDQ2PS    Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VCVTDQ2PS    Y2, Y2
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y8, Y0, Y0
+	VMULPS       Y8, Y1, Y1
+	VMULPS       Y8, Y2, Y2
+	VMULPS       Y8, Y3, Y3
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 96(DI)
+	ADDQ         $32, SI
+	ADDQ         $2, R9
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q8f32run
+	VZEROUPPER
+	RET
