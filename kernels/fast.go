@@ -48,9 +48,9 @@ type isa struct {
 	// them, blocks runs per row) as q8Dot and q8DotN read them, row i's at q[i·ldq:] and
 	// d[i·ldd:]; nil where they read qx and dx as they are.
 	q8Layout func(qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int)
-	// q8ToF32 widens runs (positive) q8_0 runs of weights to fp32: dst[32b+i] = d[b]·q[32b+i];
-	// nil where the Go loop does it.
-	q8ToF32 func(dst *float32, q *int8, d *uint16, runs int)
+	// q8ToF32 widens runs (positive) q8_0 runs of weights to fp32: dst[32b+i] = d[b]·q[32b+i],
+	// prefetching the quants pf bytes on; nil where the Go loop does it.
+	q8ToF32 func(dst *float32, q *int8, d *uint16, runs, pf int)
 
 	// bf16 dot products with VDPBF16PS (see gemvDP): dpBF16Rows1 computes out[r] = x·w[r]
 	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of

@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // q8_0 weights, llama.cpp's Q8_0 layout split in two arrays: every run of Q8Block consecutive
 // weights along a row shares one IEEE fp16 scale d, and weight i of the run is d·q[i] with q an
@@ -242,22 +245,27 @@ func Float32ToF16(f float32) uint16 {
 	return sign | uint16(math.RoundToEven(float64(v)))
 }
 
-// q8PackRows is the most floats of widened q8_0 weights packQ8 keeps on the stack: 16 rows
-// (AVX2's micro-panel) of a 256-deep slab.
-const q8PackRows = 16 * 256
+// q8PackRows is the most floats of widened q8_0 weights packQ8 keeps: 32 rows (AVX-512's
+// micro-panel) of a 256-deep slab.
+const q8PackRows = 32 * 256
+
+// q8PackBuffers holds packQ8's buffers between calls.
+var q8PackBuffers = sync.Pool{New: func() any { return new([q8PackRows]float32) }}
 
 // packQ8 is pack for q8_0 weights: every weight widened to d·q, exact in fp32. Whole panels
-// whose slab starts on a run are widened row by row by s.q8ToF32 and transposed by s.packF32;
-// the rest goes through the Go loop, which gives the same values.
+// whose slab starts on a run are widened row by row by s.q8ToF32 (prefetching the next panel's
+// rows) and transposed by s.packF32; the rest goes through the Go loop, which gives the same
+// values.
 func (o operand) packQ8(s *isa, panel []float32, i0, count, p0, kc, width int) {
 	if s.q8ToF32 != nil && s.transposedBody(count, kc, width) == kc && p0%Q8Block == 0 &&
 		kc%Q8Block == 0 && count*kc <= q8PackRows {
-		var buf [q8PackRows]float32
+		buf := q8PackBuffers.Get().(*[q8PackRows]float32)
+		defer q8PackBuffers.Put(buf)
 		rows := buf[:count*kc]
 		for r := range count {
 			at := (i0+r)*o.rs + p0
 			_, _ = o.q8[at+kc-1], o.q8d[(at+kc-1)/Q8Block]
-			s.q8ToF32(&rows[r*kc], &o.q8[at], &o.q8d[at/Q8Block], kc/Q8Block)
+			s.q8ToF32(&rows[r*kc], &o.q8[at], &o.q8d[at/Q8Block], kc/Q8Block, width*o.rs)
 		}
 		s.packF32(&panel[0], &rows[0], kc, kc, width)
 		return

@@ -18,4 +18,4 @@ func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint
 func q8Dot4AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 //go:noescape
-func q8ToF32AVX2(dst *float32, q *int8, d *uint16, runs int)
+func q8ToF32AVX2(dst *float32, q *int8, d *uint16, runs, pf int)

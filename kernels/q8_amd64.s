@@ -362,16 +362,20 @@ q4reduce:
 	VZEROUPPER
 	RET
 
-// func q8ToF32AVX2(dst *float32, q *int8, d *uint16, runs int)
+// func q8ToF32AVX2(dst *float32, q *int8, d *uint16, runs, pf int)
 // dst[32b+i] = f16(d[b])·q[32b+i] for b < runs (positive): the weights of q8_0 runs widened to
-// fp32, exactly (an 8-bit integer times an 11-bit significand).
-TEXT ·q8ToF32AVX2(SB), NOSPLIT, $0-32
+// fp32, exactly (an 8-bit integer times an 11-bit significand). The quants pf bytes further on
+// are prefetched: a packed panel reads too short a stretch of each row for the hardware
+// prefetcher, so it asks for the next panel's.
+TEXT ·q8ToF32AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ q+8(FP), SI
 	MOVQ d+16(FP), R9
 	MOVQ runs+24(FP), CX
+	MOVQ pf+32(FP), DX
 
 q8f32run:
+	PREFETCHT0   (SI)(DX*1)
 	VPINSRW      $0, (R9), X8, X8
 	VCVTPH2PS    X8, X8
 	VBROADCASTSS X8, Y8
