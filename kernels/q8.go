@@ -45,7 +45,23 @@ func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 		Parallel(n, func(lo, hi int) { linearQ8ColumnsGeneric(out, x, quants, scales, m, k, n, lo, hi) })
 		return
 	}
-	gemm(out, n, m, n, k, rowMajor(x, k), weightsQ8(quants, scales, k), false)
+	if n == 0 || k == 0 {
+		clear(out)
+		return
+	}
+	gemmQ8(out, m, n, k, rowMajor(x, k), weightsQ8(quants, scales, k))
+}
+
+// gemmQ8 is gemm (C = A·B, ldc = n) for q8_0 weights bt, through the blocked products that pack
+// B, gemmNarrow or gemmWide, chosen as gemmOn chooses them: packing is where the weights are
+// widened; gemm's other products read B in place, as fp32 or bf16 only.
+func gemmQ8(c []float32, m, n, k int, a, bt operand) {
+	s := fast.packedISA()
+	if roundUp(m, s.mr)*min(s.kc, k) <= s.narrow {
+		gemmNarrow(s, c, n, m, n, k, a, bt, false)
+	} else {
+		gemmWide(s, c, n, m, n, k, a, bt, false)
+	}
 }
 
 // linearQ8ColumnsGeneric computes columns lo..hi of LinearQ8's product of many rows in Go, each
