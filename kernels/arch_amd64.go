@@ -40,7 +40,7 @@ func supportedISAs() []*isa {
 	s.sharedF32 = rowKernels[float32, float32]{plain: []rowsPlain[float32, float32]{
 		{6, wideF32Rows6AVX2}, {4, wideF32Rows4AVX2}, {2, wideF32Rows2AVX2}, {1, wideF32Rows1AVX2}}}
 	if cpu.X86.HasF16C {
-		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
+		setAVX2Q8(s)
 	}
 	addAVX512Extensions(s)
 	return []*isa{s}
@@ -72,7 +72,7 @@ func addAVX512Extensions(s *isa) {
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {
-		s.q8Dot, s.q8DotN, s.q8Rows, s.q8Layout = q8DotVNNI, q8Dot4VNNI, 4, q8LayoutVNNI
+		s.q8Dot, s.q8Dot2, s.q8DotN, s.q8Rows, s.q8Layout = q8DotVNNI, nil, q8Dot4VNNI, 4, q8LayoutVNNI
 		s.name += "+vnni"
 	}
 }
@@ -123,12 +123,6 @@ func gemvF32AVX2(out, x, w *float32, k, ldw, rows int)
 
 //go:noescape
 func gemvBF16AVX2(out, x *float32, w *uint16, k, ldw, rows int)
-
-//go:noescape
-func q8DotAVX2(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-
-//go:noescape
-func q8Dot2AVX2(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 
 //go:noescape
 func q8DotVNNI(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)

@@ -51,13 +51,17 @@ type isa struct {
 	// positive); nil where the portable one runs.
 	q8Dot func(out *float32, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
 	// q8DotN is q8Dot for q8Rows rows of x (back to back), storing row i's out[i·ldo+r], every
-	// result bit for bit as q8Dot gives it; nil where q8Dot is.
-	q8DotN func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
-	q8Rows int
+	// result bit for bit as q8Dot gives it; nil where q8Dot is. q8Dot2 is q8DotN for two rows,
+	// where the implementation has such a kernel besides.
+	q8DotN, q8Dot2 func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int)
+	q8Rows         int
 	// q8Layout lays out m rows of quantized activations (qx, dx as QuantizeQ8Activations makes
 	// them, blocks runs per row) as q8Dot and q8DotN read them, row i's at q[i·ldq:] and
 	// d[i·ldd:]; nil where they read qx and dx as they are.
 	q8Layout func(qx []int8, dx []float32, m, blocks int) (q []int8, d []float32, ldq, ldd int)
+	// q8ToF32 widens runs (positive) q8_0 runs of weights to fp32: dst[32b+i] = d[b]·q[32b+i],
+	// prefetching the quants pf bytes on; nil where the Go loop does it.
+	q8ToF32 func(dst *float32, q *int8, d *uint16, runs, pf int)
 
 	// bf16 dot products with VDPBF16PS (see gemvDP): dpBF16Rows1 computes out[r] = x·w[r]
 	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of

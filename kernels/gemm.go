@@ -12,11 +12,14 @@ package kernels
 // (gemmOwnSlabs). All of them sum every element of C in the same order.
 
 // operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
-// element (i, p) is f32[i*rs+p*cs] or, for bf16 weights, bf16[i*rs+p*cs]. One of rs and cs
-// is 1. A is indexed (row, p) and B by its transpose, (column, p).
+// element (i, p) is f32[i*rs+p*cs], for bf16 weights bf16[i*rs+p*cs], for q8_0 weights (cs = 1,
+// rs a multiple of Q8Block) q8d[(i*rs+p)/Q8Block]·q8[i*rs+p]. One of rs and cs is 1. A is
+// indexed (row, p) and B by its transpose, (column, p).
 type operand struct {
 	f32    []float32
 	bf16   []uint16
+	q8     []int8
+	q8d    []uint16
 	rs, cs int
 }
 
@@ -33,11 +36,17 @@ func weightsF32(w []float32, k int) operand { return rowMajor(w, k) }
 // weightsBF16 views bf16 Linear weights w[n×k] as B's transpose.
 func weightsBF16(w []uint16, k int) operand { return operand{bf16: w, rs: k, cs: 1} }
 
+// weightsQ8 views q8_0 Linear weights (quants q[n×k], scales d[n×k/Q8Block]) as B's transpose.
+func weightsQ8(q []int8, d []uint16, k int) operand { return operand{q8: q, q8d: d, rs: k, cs: 1} }
+
 // from returns the operand starting at index i.
 func (o operand) from(i int) operand {
-	if o.bf16 != nil {
+	switch {
+	case o.q8 != nil:
+		o.q8, o.q8d = o.q8[i*o.rs:], o.q8d[i*o.rs/Q8Block:]
+	case o.bf16 != nil:
 		o.bf16 = o.bf16[i*o.rs:]
-	} else {
+	default:
 		o.f32 = o.f32[i*o.rs:]
 	}
 	return o
@@ -48,6 +57,8 @@ func (o operand) from(i int) operand {
 // serves operands whose rows run along p (cs == 1); scatterPanels serves the others.
 func (o operand) pack(s *isa, panel []float32, i0, count, p0, kc, width int) {
 	switch {
+	case o.q8 != nil: // cs == 1
+		o.packQ8(s, panel, i0, count, p0, kc, width)
 	case o.bf16 != nil: // cs == 1
 		src := o.bf16[i0*o.rs+p0:]
 		done := s.transposedBody(count, kc, width)
@@ -93,7 +104,7 @@ func (s *isa) transposedBody(count, kc, width int) int {
 // packPanels packs indices i0..i0+count of p0..p0+kc into ⌈count/width⌉ micro-panels of kc×width,
 // zero-padding the last one.
 func (o operand) packPanels(s *isa, dst []float32, i0, count, p0, kc, width int) {
-	if o.rs == 1 && o.bf16 == nil {
+	if o.rs == 1 && o.f32 != nil {
 		o.scatterPanels(dst, i0, count, p0, kc, width)
 		return
 	}

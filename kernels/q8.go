@@ -1,17 +1,25 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // q8_0 weights, llama.cpp's Q8_0 layout split in two arrays: every run of Q8Block consecutive
 // weights along a row shares one IEEE fp16 scale d, and weight i of the run is d·q[i] with q an
 // int8 (8.5 bits per weight, as in llama.cpp). Quants hold q row by row ([n×k]), scales the d
 // of each run row by row ([n×k/Q8Block]).
 //
-// LinearQ8 computes what llama.cpp's Q8_0 dot product does: each row of x is quantized per run
-// of 32 to int8, qx = round(x/dx) with dx = max|x|/127 over the run (kept in fp32, where
-// llama.cpp rounds it to fp16), and out = Σ_runs d·dx·Σ_i q[i]·qx[i]; the integer sums are
-// exact, the run terms are added in fp32. A run of x that holds NaN or ±Inf makes every output
-// of its row NaN.
+// With at most MaxFewRows rows of x (decode), LinearQ8 computes what llama.cpp's Q8_0 dot
+// product does: each row of x is quantized per run of 32 to int8, qx = round(x/dx) with
+// dx = max|x|/127 over the run (kept in fp32, where llama.cpp rounds it to fp16), and
+// out = Σ_runs d·dx·Σ_i q[i]·qx[i]; the integer sums are exact, the run terms are added in fp32,
+// and every row comes out bit for bit as it does alone (LinearQ8Rows gives that for any row
+// count). A run of x that holds NaN or ±Inf makes every output of its row NaN. With more rows
+// (prefill), x stays fp32 and multiplies the weights widened to d·q (exact in fp32) in the
+// blocked product of Linear, at the FMA rate; each output is then summed in the same order
+// whatever the row count, so a row comes out bitwise the same in any product of more than
+// MaxFewRows rows.
 
 // Q8Block is the number of weights sharing one scale in the q8_0 format.
 const Q8Block = 32
@@ -20,9 +28,60 @@ const Q8Block = 32
 // L2, so that with several rows of x the block is read from memory once and then from cache.
 const q8RowBytes = 256 << 10
 
+// LinearQ8 computes each row as LinearQ8Rows does up to MaxFewRows rows, hence up to
+// MaxRowwise, as Matrix.ApplyRows in the model needs: this fails to compile if MaxRowwise grows
+// past MaxFewRows.
+const _ = uint(MaxFewRows - MaxRowwise)
+
 // LinearQ8 computes out[m×n] = x[m×k] · Wᵀ for q8_0 weights W (quants [n×k], scales
 // [n×k/Q8Block], k a multiple of Q8Block; see above for exactly what is computed).
 func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
+	if m <= MaxFewRows {
+		LinearQ8Rows(out, x, quants, scales, m, k, n)
+		return
+	}
+	out, x, quants, scales = out[:m*n], x[:m*k], quants[:n*k], scales[:n*(k/Q8Block)]
+	if fast == nil {
+		Parallel(n, func(lo, hi int) { linearQ8ColumnsGeneric(out, x, quants, scales, m, k, n, lo, hi) })
+		return
+	}
+	if n == 0 || k == 0 {
+		clear(out)
+		return
+	}
+	gemmQ8(out, m, n, k, rowMajor(x, k), weightsQ8(quants, scales, k))
+}
+
+// gemmQ8 is gemm (C = A·B, ldc = n) for q8_0 weights bt, through the blocked products that pack
+// B, gemmNarrow or gemmWide, chosen as gemmOn chooses them: packing is where the weights are
+// widened; gemm's other products read B in place, as fp32 or bf16 only.
+func gemmQ8(c []float32, m, n, k int, a, bt operand) {
+	s := fast.packedISA()
+	if roundUp(m, s.mr)*min(s.kc, k) <= s.narrow {
+		gemmNarrow(s, c, n, m, n, k, a, bt, false)
+	} else {
+		gemmWide(s, c, n, m, n, k, a, bt, false)
+	}
+}
+
+// linearQ8ColumnsGeneric computes columns lo..hi of LinearQ8's product of many rows in Go, each
+// output summed along k in order.
+func linearQ8ColumnsGeneric(out, x []float32, quants []int8, scales []uint16, m, k, n, lo, hi int) {
+	for i := range m {
+		xi := x[i*k : i*k+k]
+		for j := lo; j < hi; j++ {
+			var s float32
+			for p, q := range quants[j*k : j*k+k] {
+				s += xi[p] * (F16ToFloat32(scales[(j*k+p)/Q8Block]) * float32(q))
+			}
+			out[i*n+j] = s
+		}
+	}
+}
+
+// LinearQ8Rows is LinearQ8 with its quantized activations for any row count m: every output row
+// equals LinearQ8's for that row alone, bitwise, and rows share each read of the weights.
+func LinearQ8Rows(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 	blocks := k / Q8Block
 	out, x, quants, scales = out[:m*n], x[:m*k], quants[:n*k], scales[:n*blocks]
 	if blocks == 0 {
@@ -44,6 +103,11 @@ func LinearQ8(out, x []float32, quants []int8, scales []uint16, m, k, n int) {
 			for ; s != nil && s.q8DotN != nil && i+s.q8Rows <= m; i += s.q8Rows {
 				_ = out[(i+s.q8Rows-1)*n+r1-1]
 				s.q8DotN(&out[i*n+r0], n, &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, r1-r0)
+			}
+			if s != nil && s.q8Dot2 != nil && i+2 <= m {
+				_ = out[(i+1)*n+r1-1]
+				s.q8Dot2(&out[i*n+r0], n, &lq[i*ldq], &ld[i*ldd], &qw[0], &dw[0], blocks, r1-r0)
+				i += 2
 			}
 			for ; i < m; i++ {
 				o := out[i*n+r0 : i*n+r1]
@@ -195,4 +259,37 @@ func Float32ToF16(f float32) uint16 {
 	// subnormal half: a value of mant · 2⁻²⁴, rounded to nearest even
 	v := math.Float32frombits(a) * (1 << 24)
 	return sign | uint16(math.RoundToEven(float64(v)))
+}
+
+// q8PackRows is the most floats of widened q8_0 weights packQ8 keeps: 32 rows (AVX-512's
+// micro-panel) of a 256-deep slab.
+const q8PackRows = 32 * 256
+
+// q8PackBuffers holds packQ8's buffers between calls.
+var q8PackBuffers = sync.Pool{New: func() any { return new([q8PackRows]float32) }}
+
+// packQ8 is pack for q8_0 weights: every weight widened to d·q, exact in fp32. Whole panels
+// whose slab starts on a run are widened row by row by s.q8ToF32 (prefetching the next panel's
+// rows) and transposed by s.packF32; the rest goes through the Go loop, which gives the same
+// values.
+func (o operand) packQ8(s *isa, panel []float32, i0, count, p0, kc, width int) {
+	if s.q8ToF32 != nil && s.transposedBody(count, kc, width) == kc && p0%Q8Block == 0 &&
+		kc%Q8Block == 0 && count*kc <= q8PackRows {
+		buf := q8PackBuffers.Get().(*[q8PackRows]float32)
+		defer q8PackBuffers.Put(buf)
+		rows := buf[:count*kc]
+		for r := range count {
+			at := (i0+r)*o.rs + p0
+			_, _ = o.q8[at+kc-1], o.q8d[(at+kc-1)/Q8Block]
+			s.q8ToF32(&rows[r*kc], &o.q8[at], &o.q8d[at/Q8Block], kc/Q8Block, width*o.rs)
+		}
+		s.packF32(&panel[0], &rows[0], kc, kc, width)
+		return
+	}
+	for r := range count {
+		at := (i0+r)*o.rs + p0
+		for p, q := range o.q8[at : at+kc] {
+			panel[p*width+r] = F16ToFloat32(o.q8d[(at+p)/Q8Block]) * float32(q)
+		}
+	}
 }

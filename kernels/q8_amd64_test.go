@@ -37,10 +37,10 @@ func TestQ8VNNIEqualsAVX2(t *testing.T) {
 // avx2Q8 is s with the AVX2 q8_0 kernels in place of the VNNI ones, nil where s does not have
 // the VNNI ones.
 func avx2Q8(s *isa) *isa {
-	if s.q8Rows != 4 {
+	if s.q8Layout == nil {
 		return nil
 	}
 	avx2 := *s
-	avx2.q8Dot, avx2.q8DotN, avx2.q8Rows, avx2.q8Layout = q8DotAVX2, q8Dot2AVX2, 2, nil
+	setAVX2Q8(&avx2)
 	return &avx2
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -27,9 +28,18 @@ func newQ8Case(rng *rand.Rand, m, k, n int) q8Case {
 	return c
 }
 
+// weight returns weight p of row j widened, d·q.
+func (c q8Case) weight(j, p int) float32 {
+	return F16ToFloat32(c.d[(j*c.k+p)/Q8Block]) * float32(c.q[j*c.k+p])
+}
+
 // exact returns out's float64 value by the definition (activations quantized by
-// QuantizeQ8Activations) and the fp32 rounding bound of any summation order.
+// QuantizeQ8Activations up to MaxFewRows rows, fp32 beyond) and the fp32 rounding bound of
+// any summation order.
 func (c q8Case) exact() (exact, bound []float64) {
+	if c.m > MaxFewRows {
+		return gemvBound(c.x, c.weight, c.m, c.k, c.n)
+	}
 	blocks := c.k / Q8Block
 	qx, dx := make([]int8, c.m*c.k), make([]float32, c.m*blocks)
 	for i := range c.m {
@@ -57,11 +67,13 @@ func (c q8Case) exact() (exact, bound []float64) {
 }
 
 // TestLinearQ8MatchesDefinition checks the assembly and portable q8_0 products on awkward
-// shapes (one run, odd run counts, n not a multiple of anything, m = 1…17) against the exact
-// value of what LinearQ8 documents.
+// shapes (one run, odd run counts, n not a multiple of anything, m = 1…17, prefills through
+// several k-slabs and both blocked products) against the exact value of what LinearQ8
+// documents.
 func TestLinearQ8MatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 0))
-	for _, s := range []struct{ m, k, n int }{{1, 32, 1}, {2, 64, 3}, {3, 96, 7}, {17, 160, 5}, {5, 5280, 9}, {1, 32 * 33, 65}} {
+	for _, s := range []struct{ m, k, n int }{{1, 32, 1}, {2, 64, 3}, {3, 96, 7}, {17, 160, 5}, {5, 5280, 9}, {1, 32 * 33, 65},
+		{4, 32 * 131, 6}, {16, 96, 37}, {40, 1120, 45}, {23, 32, 16}, {520, 256, 40}} {
 		c := newQ8Case(rng, s.m, s.k, s.n)
 		exact, bound := c.exact()
 		for _, impl := range []string{"fast", "go"} {
@@ -73,6 +85,35 @@ func TestLinearQ8MatchesDefinition(t *testing.T) {
 				run()
 			}
 			checkGemv(t, fmt.Sprintf("%s %s q8_0 %+v", impl, Backend(), s), out, exact, bound)
+		}
+	}
+}
+
+// TestQ8PrefillRowsDoNotDependOnRowCount checks that a q8_0 product of more than MaxFewRows
+// rows computes each row bitwise as a product of more rows holding it does, wherever the row
+// sits (what chunked prefill rests on), across several k-slabs and a partial panel of weights.
+func TestQ8PrefillRowsDoNotDependOnRowCount(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 5))
+	const m, chunk = 3*(MaxFewRows+1) + 7, MaxFewRows + 1
+	for _, kn := range [][2]int{{64, 160}, {1120, 45}, {3008, 100}} {
+		k, n := kn[0], kn[1]
+		c := newQ8Case(rng, m, k, n)
+		for _, impl := range []string{"fast", "go"} {
+			whole := make([]float32, m*n)
+			product := func(out, x []float32, rows int) { LinearQ8(out, x, c.q, c.d, rows, k, n) }
+			run := func(f func()) { f() }
+			if impl == "go" {
+				run = portable
+			}
+			run(func() { product(whole, c.x, m) })
+			for _, span := range [][2]int{{0, chunk}, {5, 5 + chunk}, {chunk, 3 * chunk}, {m - chunk - 1, m}} {
+				lo, hi := span[0], span[1]
+				part := make([]float32, (hi-lo)*n)
+				run(func() { product(part, c.x[lo*k:hi*k], hi-lo) })
+				if !slices.Equal(part, whole[lo*n:hi*n]) {
+					t.Errorf("%s %d×%d: rows %d..%d alone differ from the same rows of a %d-row product", impl, k, n, lo, hi, m)
+				}
+			}
 		}
 	}
 }

@@ -42,15 +42,16 @@ func TestPathsRowExact(t *testing.T) {
 	})
 }
 
-// TestQ8RowExact checks that LinearQ8's m-row product equals m one-row products bit for bit
-// (m = 2…17, odd and even run counts), with each implementation and the portable path, and
+// TestQ8RowExact checks that LinearQ8's m-row product (LinearQ8Rows' for m = MaxFewRows+1)
+// equals m one-row products bit for bit
+// (m = 2…17, odd and even run counts, more runs than the AVX2 kernels' chunk), with each implementation and the portable path, and
 // that the VNNI kernels, where the CPU has them, give the AVX2 kernel's bits.
 func TestQ8RowExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 3))
 	impls := append([]*isa{nil}, allISAs()...)
 	saved := fast
 	defer func() { fast = saved }()
-	for _, k := range []int{32, 96, 160, 1024} {
+	for _, k := range []int{32, 96, 160, 1024, 131 * Q8Block} { // 131 runs: two chunks of the AVX2 kernels, the second odd
 		const n = 45
 		c := newQ8Case(rng, MaxFewRows+1, k, n)
 		var reference []float32 // the first assembly implementation's
@@ -59,7 +60,11 @@ func TestQ8RowExact(t *testing.T) {
 			name := Backend()
 			for m := 1; m <= MaxFewRows+1; m++ {
 				got := make([]float32, m*n)
-				LinearQ8(got, c.x[:m*k], c.q, c.d, m, k, n)
+				if m <= MaxFewRows {
+					LinearQ8(got, c.x[:m*k], c.q, c.d, m, k, n)
+				} else {
+					LinearQ8Rows(got, c.x[:m*k], c.q, c.d, m, k, n)
+				}
 				for i := range m {
 					want := make([]float32, n)
 					LinearQ8(want, c.x[i*k:(i+1)*k], c.q, c.d, 1, k, n)

@@ -112,9 +112,18 @@ func (s *isa) selfTestQ8() error {
 	if err := sameValues("q8_0 kernel", got, want); err != nil || s.q8DotN == nil {
 		return err
 	}
-	// q8Rows rows of x: the first as above, each next one the previous reversed, other scales
-	// (still exact).
-	n := s.q8Rows
+	if err := s.selfTestQ8Rows(s.q8DotN, s.q8Rows, qx, dx, qw, dw, want); err != nil || s.q8Dot2 == nil {
+		return err
+	}
+	return s.selfTestQ8Rows(s.q8Dot2, 2, qx, dx, qw, dw, want)
+}
+
+// selfTestQ8Rows checks the multi-row q8_0 kernel dot of n rows of x against dotQ8Rows: the
+// first row of x is selfTestQ8's (qx, dx, whose products with qw, dw are want), each next one
+// the previous reversed, with other scales (still exact).
+func (s *isa) selfTestQ8Rows(dot func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int),
+	n int, qx []int8, dx []float32, qw []int8, dw []uint16, want []float32) error {
+	blocks, rows := len(dx), len(want)
 	qxN, dxN := slices.Clone(qx), slices.Clone(dx)
 	wantN, gotN := make([]float32, n*rows), make([]float32, n*rows)
 	copy(wantN, want)
@@ -124,8 +133,8 @@ func (s *isa) selfTestQ8() error {
 		qxN, dxN = append(qxN, next...), append(dxN, 0.25, 1, 0.5)
 		dotQ8Rows(wantN[i*rows:(i+1)*rows], qxN[i*len(qx):], dxN[i*blocks:], qw, dw)
 	}
-	lq, ld, _, _ = q8Inputs(s, qxN, dxN, n, blocks)
-	s.q8DotN(&gotN[0], rows, &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
+	lq, ld, _, _ := q8Inputs(s, qxN, dxN, n, blocks)
+	dot(&gotN[0], rows, &lq[0], &ld[0], &qw[0], &dw[0], blocks, rows)
 	return sameValues(fmt.Sprintf("%d-row q8_0 kernel", n), gotN, wantN)
 }
 

@@ -72,6 +72,15 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.q8DotN(out, ldo, qx, dx, qw, dw, blocks-1, rows)
 			}
 		},
+		"2-row q8_0 drops a run": func(s *isa) {
+			if good.q8Dot2 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.q8Dot2 = func(out *float32, ldo int, qx *int8, dx *float32, qw *int8, dw *uint16, blocks, rows int) {
+				good.q8Dot2(out, ldo, qx, dx, qw, dw, blocks-1, rows)
+			}
+		},
 		"VDPBF16PS 4-row kernel drops a step": func(s *isa) {
 			if good.dpBF16Rows4 == nil {
 				s.dot = func(a, b *float32, n int) float32 { return 0 }

@@ -9,10 +9,15 @@ import (
 // TestStepRowsEqualsStep batches rows of five sequences at different positions, recurrences
 // and row counts (a one-token decode, a short prefill, a prefill past kernels.MaxRowwise) and
 // checks every new state, every cache entry and the batched coda and head's logits against
-// running each sequence alone, bitwise, for fp32 and bf16 weights.
+// running each sequence alone, bitwise, for fp32, bf16 and q8_0 weights.
 func TestStepRowsEqualsStep(t *testing.T) {
-	for _, file := range []string{"model.safetensors", "model.bf16.safetensors"} {
-		m := loadTiny(t, file)
+	for _, file := range []string{"model.safetensors", "model.bf16.safetensors", "q8_0"} {
+		var m *Model
+		if file == "q8_0" {
+			_, m = convertTiny(t, file)
+		} else {
+			m = loadTiny(t, file)
+		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		type seq struct{ prompt, n, t int } // prompt positions already cached, rows now, recurrence
 		seqs := []seq{{5, 1, 3}, {0, 4, 0}, {9, 1, 7}, {0, 12, 2}, {2, 3, 1}}

@@ -26,9 +26,13 @@ func (w *Matrix) Apply(out, x []float32, m int) {
 	kernels.Linear(out[:m*w.Rows], x[:m*w.Cols], w.F32, m, w.Cols, w.Rows)
 }
 
-// ApplyRows is Apply computed row by row (kernels.LinearRows): each output row equals Apply's
-// for that row alone when Apply is given at most kernels.MaxRowwise rows.
+// ApplyRows is Apply computed row by row (kernels.LinearRows, LinearQ8Rows): each output row
+// equals Apply's for that row alone when Apply is given at most kernels.MaxRowwise rows.
 func (w *Matrix) ApplyRows(out, x []float32, m int) {
+	if w.Q8 != nil {
+		kernels.LinearQ8Rows(out[:m*w.Rows], x[:m*w.Cols], w.Q8, w.Q8Scales, m, w.Cols, w.Rows)
+		return
+	}
 	if w.BF16 != nil {
 		kernels.LinearBF16Rows(out[:m*w.Rows], x[:m*w.Cols], w.BF16, m, w.Cols, w.Rows)
 		return
