@@ -139,6 +139,10 @@ func (b *Batcher) Close() {
 	<-b.done
 }
 
+// Prefilling is the number of positions of long calls (prefill chunks) running now, at most
+// about PrefillChunk: the part of the prefill budget in use.
+func (b *Batcher) Prefilling() int { return b.long.positions() }
+
 // Prelude runs the prelude of row.IDs (at row.Pos, into row.Cache) within the next batched
 // passes, a long prompt chunk by chunk. Input model.Model.CheckInput refuses is refused here,
 // before anything runs.
