@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,5 +215,55 @@ func TestQ8BadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error with %q, got %v", want, err)
 		}
+	}
+}
+
+// TestQ8ProductsRowExact is the property batching and chunking rest on for q8_0 weights: every
+// row of a q8_0 product of m rows equals that row's one-row product, bitwise, for every m (so
+// ApplyRows may run LinearQ8 as it is).
+func TestQ8ProductsRowExact(t *testing.T) {
+	_, m := convertTiny(t, "q8_0")
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, w := range []*Matrix{&m.Weights.Core[0].FC, &m.Weights.Core[0].MLPProj, &m.Weights.Adapter} {
+		const rows = 2*MinChunkRows + 3
+		x := make([]float32, rows*w.Cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		one := make([]float32, w.Rows)
+		for _, n := range []int{2, 4, 8, 9, kernels.MaxRowwise, MinChunkRows, rows} {
+			out := make([]float32, n*w.Rows)
+			w.Apply(out, x, n)
+			rowwise := make([]float32, n*w.Rows)
+			w.ApplyRows(rowwise, x, n)
+			for i := range n {
+				w.Apply(one, x[i*w.Cols:(i+1)*w.Cols], 1)
+				if !slices.Equal(out[i*w.Rows:(i+1)*w.Rows], one) || !slices.Equal(rowwise[i*w.Rows:(i+1)*w.Rows], one) {
+					t.Fatalf("%d×%d q8_0 weight, %d rows: row %d differs from its one-row product", w.Rows, w.Cols, n, i)
+				}
+			}
+		}
+	}
+}
+
+// TestQ8StepRows checks that q8_0 rows batch as the server's Batcher runs them (it once
+// panicked: ApplyRows had no q8_0 path) and equal stepping alone.
+func TestQ8StepRows(t *testing.T) {
+	_, m := convertTiny(t, "q8_0")
+	alone, batched := mustCache(t, m, "full"), mustCache(t, m, "full")
+	rows := []Row{{IDs: []int{1, 2, 3}, N: 3, Cache: batched}}
+	es, err := m.PreludeRows(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mustPrelude(t, m, rows[0].IDs, 0, alone)
+	s := m.InitialState(3, 1, rand.New(rand.NewPCG(1, 1)))
+	rows[0].S, rows[0].E = s, es[0]
+	got := m.StepRows(rows)[0]
+	if want := m.Step(s, e, 3, 0, 0, alone); !slices.Equal(es[0], e) || !slices.Equal(got, want) {
+		t.Error("batched q8_0 prelude or step differs from running alone")
+	}
+	if want := m.Head(m.Coda(got, 3, 0, alone), 3); !slices.Equal(m.LogitsRows([]Row{{S: got, N: 3, Cache: batched}})[0], want) {
+		t.Error("batched q8_0 coda and head differ from running alone")
 	}
 }

@@ -27,8 +27,13 @@ func (w *Matrix) Apply(out, x []float32, m int) {
 }
 
 // ApplyRows is Apply computed row by row (kernels.LinearRows): each output row equals Apply's
-// for that row alone when Apply is given at most kernels.MaxRowwise rows.
+// for that row alone when Apply is given at most kernels.MaxRowwise rows. q8_0 products are
+// row-exact for any row count (TestQ8ProductsRowExact), so they run as Apply does.
 func (w *Matrix) ApplyRows(out, x []float32, m int) {
+	if w.Q8 != nil {
+		w.Apply(out, x, m)
+		return
+	}
 	if w.BF16 != nil {
 		kernels.LinearBF16Rows(out[:m*w.Rows], x[:m*w.Cols], w.BF16, m, w.Cols, w.Rows)
 		return
