@@ -1,29 +1,13 @@
 package generate
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/latentlab/latent/kernels"
 	"github.com/latentlab/latent/model"
 )
-
-// Stepper runs the recurrences and the coda and head of generators. Left nil in Options, each
-// generator runs them on its own; a Batcher shared by concurrent generators runs them together.
-type Stepper interface {
-	// Step is model.Step of the row.
-	Step(m *model.Model, row model.Row) []float32
-	// LastLogits is the head's logits of the row's last position after the coda.
-	LastLogits(m *model.Model, row model.Row) []float32
-}
-
-// step runs recurrence t on s [S×h] through the request's stepper.
-func (g *Generator) step(s, e []float32, S, pos, t int) []float32 {
-	if g.opt.Stepper == nil {
-		return g.m.Step(s, e, S, pos, t, g.cache)
-	}
-	return g.opt.Stepper.Step(g.m, model.Row{S: s, E: e, N: S, Pos: pos, T: t, Cache: g.cache})
-}
 
 // BatcherOptions configure a Batcher. Zero values take the defaults.
 type BatcherOptions struct {
@@ -42,25 +26,28 @@ type BatcherOptions struct {
 const DefaultPrefillChunk = 64
 
 // Batcher is continuous depth batching: generators running concurrently (each in its own
-// goroutine, each with its own decoding loop, criterion and cache) hand it their recurrences
-// and their coda-and-head evaluations, and it runs them in passes. The short rows of a pass
-// (decode steps) go through model.StepRows and model.LastLogitsRows together, one product per
-// weight matrix for all of them, whatever recurrence, position or request each row is at. Long
+// goroutine, each with its own decoding loop, criterion and cache) hand it their preludes,
+// recurrences and coda-and-head evaluations, and it runs them in passes. The short rows of a
+// pass (decode steps) go through model.PreludeRows, model.StepRows, model.LastLogitsRows and
+// model.LogitsRows together, one product per weight matrix for all rows of a kind, whatever
+// recurrence, position or request each row is at. Long
 // rows (prefills, speculative verification) gain nothing from sharing the weights: each runs on
 // a goroutine of its own, beside the passes, and at most PrefillChunk long positions run at
 // once (at least one long call), so however many and however long the prompts, the passes keep
 // most of the machine. Requests join and leave between any two recurrences. Since both equal
 // running alone bitwise, every request's tokens are those it would get alone.
 //
-// Chunked prefill: a long prompt's recurrence (and its coda) is cut into chunks of
+// Chunked prefill: a long prompt's prelude, each of its recurrences, and its coda (with the
+// head of the last position, or of every position for prompt logprobs) are cut into chunks of
 // PrefillChunk positions (model.ChunkBounds), each chunk taking all blocks before the next, so
 // a prompt never holds more than one chunk's work in flight and the other requests' steps go
 // on between its chunks. Every chunk has at least model.MinChunkRows positions, so its
 // products compute each row exactly as the whole prompt's product does, and a chunk's
-// attention reads the keys of the earlier chunks at the same recurrence: the states, KV cache
-// and logits are those of the unchunked prefill, bitwise. Cache strategies that fold two
-// blocks of one recurrence onto one slot (model.Cache.Chunkable) prefill whole. The prelude (a
-// few blocks, run once) stays on the request's goroutine.
+// attention reads the keys of the earlier chunks in the same slot: the states, KV cache and
+// logits are those of the unchunked prefill, bitwise. Cache strategies that fold two blocks of
+// one recurrence onto one slot (model.Cache.Chunkable) run their recurrences whole (prelude and
+// coda slots are never folded). A request whose context ends stops at the next chunk: a call
+// of a cancelled request is dropped, not computed, and returns the context's error.
 //
 // A pass starts with the first pending call that fits the budgets (MaxRows short positions;
 // long positions up to PrefillChunk with those still running), takes every other pending one
@@ -107,17 +94,21 @@ func (r *running) add(n int) {
 type callKind int
 
 const (
-	kindStep   callKind = iota // a recurrence
-	kindLogits                 // the coda, and the head on the last position
-	kindCoda                   // the coda alone (a prefill chunk before the last): its KV entries
+	kindStep    callKind = iota // a recurrence
+	kindPrelude                 // the embedding and the prelude blocks
+	kindLogits                  // the coda, and the head on the last position
+	kindCoda                    // the coda alone (a prefill chunk before the last): its KV entries
+	kindAll                     // the coda, and the head on every position
 )
 
 // stepCall is one row waiting for a pass.
 type stepCall struct {
+	ctx  context.Context
 	m    *model.Model
 	row  model.Row
 	kind callKind
 	out  []float32
+	err  error
 	done chan struct{}
 }
 
@@ -148,78 +139,122 @@ func (b *Batcher) Close() {
 	<-b.done
 }
 
+// Prefilling is the number of positions of long calls (prefill chunks) running now, at most
+// about PrefillChunk: the part of the prefill budget in use.
+func (b *Batcher) Prefilling() int { return b.long.positions() }
+
+// Prelude runs the prelude of row.IDs (at row.Pos, into row.Cache) within the next batched
+// passes, a long prompt chunk by chunk. Input model.Model.CheckInput refuses is refused here,
+// before anything runs.
+func (b *Batcher) Prelude(ctx context.Context, m *model.Model, row model.Row) ([]float32, error) {
+	if err := m.CheckInput(row.IDs, row.Pos); err != nil {
+		return nil, err
+	}
+	row.N = len(row.IDs)
+	return b.joined(ctx, m, row, kindPrelude, m.Config.NEmbd)
+}
+
 // Step runs one recurrence of row within the next batched passes.
-func (b *Batcher) Step(m *model.Model, row model.Row) []float32 {
-	return b.chunked(&stepCall{m: m, row: row, kind: kindStep})
+func (b *Batcher) Step(ctx context.Context, m *model.Model, row model.Row) ([]float32, error) {
+	return b.joined(ctx, m, row, kindStep, m.Config.NEmbd)
 }
 
 // LastLogits runs row's coda and head within the next batched passes.
-func (b *Batcher) LastLogits(m *model.Model, row model.Row) []float32 {
-	return b.chunked(&stepCall{m: m, row: row, kind: kindLogits})
+func (b *Batcher) LastLogits(ctx context.Context, m *model.Model, row model.Row) ([]float32, error) {
+	var logits []float32
+	err := b.chunked(&stepCall{ctx: ctx, m: m, row: row, kind: kindLogits}, func(_ int, out []float32) { logits = out })
+	return logits, err
 }
 
-// chunked runs c as one call, or, for a long prefill, as one call per chunk in order (the coda
-// of all but the last chunk only writing its KV entries), and joins the results.
-func (b *Batcher) chunked(c *stepCall) []float32 {
+// Logits runs row's coda and the head on all its positions within the next batched passes,
+// handing use each chunk's logits as it comes.
+func (b *Batcher) Logits(ctx context.Context, m *model.Model, row model.Row, use func(lo int, logits []float32)) error {
+	return b.chunked(&stepCall{ctx: ctx, m: m, row: row, kind: kindAll}, use)
+}
+
+// joined runs a call of kind whose result has width w per position and joins its chunks.
+func (b *Batcher) joined(ctx context.Context, m *model.Model, row model.Row, kind callKind, w int) ([]float32, error) {
+	out := make([]float32, row.N*w)
+	err := b.chunked(&stepCall{ctx: ctx, m: m, row: row, kind: kind}, func(lo int, part []float32) { copy(out[lo*w:], part) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// chunked runs c as one call, or, for a long prompt, as one call per chunk in order (the coda
+// of all but the last chunk of a kindLogits call only writing its KV entries), handing use
+// each call's result with the chunk's first position. It stops, with the context's error,
+// before a chunk of a request whose context has ended.
+func (b *Batcher) chunked(c *stepCall, use func(lo int, out []float32)) error {
 	bounds := []int{0, c.row.N}
-	if c.row.Cache != nil && c.row.Cache.Chunkable() {
+	if c.row.Cache != nil && (c.kind != kindStep || c.row.Cache.Chunkable()) {
 		bounds = model.ChunkBounds(c.row.N, b.opt.PrefillChunk)
 	}
-	if len(bounds) == 2 {
-		return b.call(c)
-	}
 	h := c.m.Config.NEmbd
-	var states, logits []float32
-	if c.kind == kindStep {
-		states = make([]float32, c.row.N*h)
-	}
 	for i := 1; i < len(bounds); i++ {
-		part := &stepCall{m: c.m, row: c.row.Chunk(bounds[i-1], bounds[i], h), kind: c.kind}
+		part := &stepCall{ctx: c.ctx, m: c.m, row: c.row.Chunk(bounds[i-1], bounds[i], h), kind: c.kind}
 		if c.kind == kindLogits && i < len(bounds)-1 {
 			part.kind = kindCoda
 		}
-		out := b.call(part)
-		if c.kind == kindStep {
-			copy(states[bounds[i-1]*h:], out)
+		if err := b.call(part); err != nil {
+			return err
 		}
-		logits = out
+		use(bounds[i-1], part.out)
 	}
-	if c.kind == kindStep {
-		return states
-	}
-	return logits
+	return nil
 }
 
 // call queues c for a pass and waits for it; once the batcher is closed, calls run at once on
-// the caller's goroutine.
-func (b *Batcher) call(c *stepCall) []float32 {
+// the caller's goroutine. A call whose context ends before it is queued is not.
+func (b *Batcher) call(c *stepCall) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
 	c.done = make(chan struct{})
 	select {
 	case b.calls <- c:
+	case <-c.ctx.Done():
+		return c.ctx.Err()
 	case <-b.quit:
-		return alone(c)
+		c.out, c.err = alone(c)
+		return c.err
 	}
 	<-c.done
-	return c.out
+	return c.err
 }
 
 // alone runs one call by itself.
-func alone(c *stepCall) []float32 {
-	return c.run([]model.Row{c.row})[0]
+func alone(c *stepCall) ([]float32, error) {
+	out, err := c.run([]model.Row{c.row})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
 
 // run computes rows of c's kind on c's model.
-func (c *stepCall) run(rows []model.Row) [][]float32 {
+func (c *stepCall) run(rows []model.Row) ([][]float32, error) {
 	switch c.kind {
+	case kindPrelude:
+		return c.m.PreludeRows(rows)
 	case kindLogits:
-		return c.m.LastLogitsRows(rows)
+		return c.m.LastLogitsRows(rows), nil
+	case kindAll:
+		return c.m.LogitsRows(rows), nil
 	case kindCoda:
 		for _, r := range rows {
 			c.m.Coda(r.S, r.N, r.Pos, r.Cache)
 		}
-		return make([][]float32, len(rows))
+		return make([][]float32, len(rows)), nil
 	}
-	return c.m.StepRows(rows)
+	return c.m.StepRows(rows), nil
+}
+
+// finish hands c its result and wakes its caller.
+func (c *stepCall) finish(out []float32, err error) {
+	c.out, c.err = out, err
+	close(c.done)
 }
 
 func (b *Batcher) loop() {
@@ -228,8 +263,7 @@ func (b *Batcher) loop() {
 	var held []*stepCall // calls over the budgets of the pass they came in, first in the next
 	defer func() {       // closing: the held calls' callers are still waiting
 		for _, c := range held {
-			c.out = alone(c)
-			close(c.done)
+			c.finish(alone(c))
 		}
 	}()
 	for {
@@ -396,18 +430,24 @@ func (b *Batcher) gather(first *stepCall, held []*stepCall, p *pace) (batch, ove
 	return batch, over
 }
 
-// run computes a pass: it starts the long rows, each on a goroutine of its own (as they would
-// run without batching, so several prefills still share the cores) that may outlast the pass,
-// and computes the short rows, one StepRows or LastLogitsRows per model and kind, waking their
-// callers. The next pass starts at once; new long rows join only while the running ones leave
-// room in the PrefillChunk budget.
+// run computes a pass: it drops the calls of requests whose context has ended, starts the long
+// rows, each on a goroutine of its own (as they would run without batching, so several
+// prefills still share the cores) that may outlast the pass, and computes the short rows, one
+// batched call per model and kind, waking their callers. The next pass starts at once; new
+// long rows join only while the running ones leave room in the PrefillChunk budget.
 func (b *Batcher) run(batch []*stepCall) {
 	type group struct {
 		m    *model.Model
 		kind callKind
 	}
 	groups := map[group][]*stepCall{}
+	var rows []model.Row
 	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.finish(nil, err)
+			continue
+		}
+		rows = append(rows, c.row)
 		if !c.long() {
 			k := group{c.m, c.kind}
 			groups[k] = append(groups[k], c)
@@ -415,9 +455,9 @@ func (b *Batcher) run(batch []*stepCall) {
 		}
 		b.long.add(c.row.N)
 		go func() {
-			c.out = alone(c)
+			out, err := alone(c)
 			b.long.add(-c.row.N)
-			close(c.done)
+			c.finish(out, err)
 		}()
 	}
 	for _, calls := range groups {
@@ -425,16 +465,16 @@ func (b *Batcher) run(batch []*stepCall) {
 		for i, c := range calls {
 			in[i] = c.row
 		}
-		for i, out := range calls[0].run(in) {
-			calls[i].out = out
-			close(calls[i].done)
+		outs, err := calls[0].run(in)
+		for i, c := range calls {
+			if err != nil {
+				c.finish(nil, err)
+			} else {
+				c.finish(outs[i], nil)
+			}
 		}
 	}
-	if b.opt.OnBatch != nil {
-		rows := make([]model.Row, len(batch))
-		for i, c := range batch {
-			rows[i] = c.row
-		}
+	if b.opt.OnBatch != nil && len(rows) > 0 {
 		b.opt.OnBatch(rows)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ import (
 // LATENT_BENCH_PROMPT (default 4) tokens. tok/s is all streams' tokens per wall second (the
 // first token of each carries its prefill) and x1 its ratio to one stream in the same run;
 // decode-tok/s counts only the tokens decided while every stream was decoding (from the last
-// stream's first token to the first stream's last), and decode-x1 is its ratio. The modes
+// stream's first token to the first stream's last), and decode-x1 is its ratio; rows/pass is the
+// mean rows (requests) per batched pass, the sharing the passes achieved. The modes
 // (LATENT_BENCH_MODES, default fixed-r32,kl) and stream counts (LATENT_BENCH_STREAMS, default
 // 1,2,4,8,16, the first taken as the reference) can be narrowed to keep a run short.
 // LATENT_BENCH_MLOCK=1 locks the weights in memory, so that on a machine short of memory the
@@ -63,6 +65,7 @@ func BenchmarkDepthBatching(b *testing.B) {
 				b.ReportMetric(r.decode, "decode-tok/s")
 				b.ReportMetric(r.decode/oneDecode, "decode-x1")
 				b.ReportMetric(r.steps, "steps/tok")
+				b.ReportMetric(r.rows, "rows/pass")
 			})
 		}
 	}
@@ -100,14 +103,15 @@ func benchStreams(b *testing.B) []int {
 	return out
 }
 
-// streamRates are a run's aggregate tokens per second (all, and decode only) and its mean
-// recurrences per token.
-type streamRates struct{ all, decode, steps float64 }
+// streamRates are a run's aggregate tokens per second (all, and decode only), its mean
+// recurrences per token and its mean rows per batched pass.
+type streamRates struct{ all, decode, steps, rows float64 }
 
 // runStreams decodes tokens tokens on each of streams concurrent requests (prompts of
 // promptLen random tokens) through one batcher.
 func runStreams(b *testing.B, m *model.Model, streams, promptLen, tokens int, opt Options) streamRates {
-	batcher := NewBatcher(BatcherOptions{})
+	var passes, rows atomic.Int64
+	batcher := NewBatcher(BatcherOptions{OnBatch: func(r []model.Row) { passes.Add(1); rows.Add(int64(len(r))) }})
 	defer batcher.Close()
 	var wg sync.WaitGroup
 	steps := make([]int, streams)
@@ -144,7 +148,8 @@ func runStreams(b *testing.B, m *model.Model, streams, promptLen, tokens int, op
 		total += s
 	}
 	n := float64(streams * tokens)
-	return streamRates{all: n / end.Sub(start).Seconds(), decode: decodeRate(times), steps: float64(total) / n}
+	return streamRates{all: n / end.Sub(start).Seconds(), decode: decodeRate(times), steps: float64(total) / n,
+		rows: float64(rows.Load()) / float64(max(passes.Load(), 1))}
 }
 
 // decodeRate is the tokens per second decided while every stream was decoding: after the last
@@ -203,7 +208,8 @@ func BenchmarkDecodeBesideLongPrompt(b *testing.B) {
 // decodeBeside runs the decoder and the long prompt of BenchmarkDecodeBesideLongPrompt and
 // returns the decoder's rates alone and beside the prefill.
 func decodeBeside(b *testing.B, m *model.Model, long []int, count int) (alone, beside float64) {
-	batcher := NewBatcher(BatcherOptions{})
+	var passes, rows atomic.Int64
+	batcher := NewBatcher(BatcherOptions{OnBatch: func(r []model.Row) { passes.Add(1); rows.Add(int64(len(r))) }})
 	defer batcher.Close()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

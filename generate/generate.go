@@ -374,15 +374,22 @@ func (g *Generator) initialState(S int) []float32 {
 	return g.m.InitialState(S, g.opt.InitScale, g.initRNG)
 }
 
-// iterate runs recurrences from..to-1 on s.
-func (g *Generator) iterate(s, e []float32, S, pos, from, to int) []float32 {
-	for t := from; t < to && g.cancelled() == nil; t++ {
-		s = g.step(s, e, S, pos, t)
+// iterate runs recurrences from..to-1 on s; it stops with the context's error once the
+// request is cancelled.
+func (g *Generator) iterate(s, e []float32, S, pos, from, to int) ([]float32, error) {
+	for t := from; t < to; t++ {
+		if err := g.cancelled(); err != nil {
+			return nil, err
+		}
+		var err error
+		if s, err = g.step(s, e, S, pos, t); err != nil {
+			return nil, err
+		}
 		g.stats.StepCalls++
 		g.stats.PositionSteps += S
 		g.observe(pos, S, t+1, s)
 	}
-	return s
+	return s, nil
 }
 
 // observe hands a state to Options.Observe outside speculative decoding.
@@ -412,21 +419,12 @@ func (g *Generator) warmState(s []float32, S int) []float32 {
 // lastRow returns row S−1 of an [S×w] matrix.
 func lastRow(x []float32, S int) []float32 { return x[(S-1)*len(x)/S:] }
 
-// lastLogits runs the coda over all S positions (writing their coda KV) and the head over the
-// last one.
-func (g *Generator) lastLogits(s []float32, S, pos int) []float32 {
-	if g.opt.Stepper != nil {
-		return g.opt.Stepper.LastLogits(g.m, model.Row{S: s, N: S, Pos: pos, Cache: g.cache})
-	}
-	return g.m.Head(lastRow(g.m.Coda(s, S, pos, g.cache), S), 1)
-}
-
 // nextToken feeds the tokens the cache lacks (the prompt, then the last token) and draws one.
 func (g *Generator) nextToken() (Token, error) {
 	pos := g.cache.Len()
 	input := g.ids[pos:]
 	S := len(input)
-	e, err := g.m.Prelude(input, pos, g.cache)
+	e, err := g.prelude(input, pos)
 	if err != nil {
 		return Token{}, err
 	}
@@ -435,14 +433,20 @@ func (g *Generator) nextToken() (Token, error) {
 	var tok Token
 	var logits []float32
 	if g.crit == nil {
-		s = g.iterate(s, e, S, pos, 0, g.opt.Steps)
-		logits = g.lastLogits(s, S, pos)
+		if s, err = g.iterate(s, e, S, pos, 0, g.opt.Steps); err != nil {
+			return Token{}, err
+		}
+		if logits, err = g.lastLogits(s, S, pos); err != nil {
+			return Token{}, err
+		}
 		tok = Token{Steps: g.opt.Steps, ExitValue: nan}
 		if g.opt.Continuous {
 			g.warm = g.warmState(s, S)
 		}
 	} else {
-		tok, s, logits = g.adaptive(s, e, S, pos)
+		if tok, s, logits, err = g.adaptive(s, e, S, pos); err != nil {
+			return Token{}, err
+		}
 		if g.opt.Continuous {
 			g.warm = slices.Clone(lastRow(s, S))
 		}
@@ -456,22 +460,28 @@ func (g *Generator) nextToken() (Token, error) {
 
 // adaptive iterates until the criterion exits or the step limit is reached and returns the
 // token's record, the final raw state and the logits to draw from.
-func (g *Generator) adaptive(s, e []float32, S, pos int) (Token, []float32, []float32) {
+func (g *Generator) adaptive(s, e []float32, S, pos int) (Token, []float32, []float32, error) {
 	ex := g.opt.Exit
 	prefill := g.generated() == 0
 	tok := Token{Steps: g.opt.Steps, ExitValue: nan}
 	var logits []float32 // from the last check that ran the coda
 	logitsStep, ran := 0, 0
 	g.crit.Reset(s, S)
+	var err error
 	for t := 0; t < g.opt.Steps; t++ {
-		s = g.iterate(s, e, S, pos, t, t+1)
+		if s, err = g.iterate(s, e, S, pos, t, t+1); err != nil {
+			return tok, nil, nil, err
+		}
 		ran = t + 1
 		if t < ex.MinSteps || (t-ex.MinSteps)%ex.CheckEvery != 0 || (ex.NoExitInPrefill && prefill) {
 			continue
 		}
 		obs := Observation{State: s, S: S}
 		if g.crit.NeedsLogits() {
-			logits, logitsStep = g.lastLogits(s, S, pos), t+1
+			if logits, err = g.lastLogits(s, S, pos); err != nil {
+				return tok, nil, nil, err
+			}
+			logitsStep = t + 1
 			obs.Logits = logits
 		}
 		exit, v := g.crit.Check(obs)
@@ -485,7 +495,7 @@ func (g *Generator) adaptive(s, e []float32, S, pos int) (Token, []float32, []fl
 	// Latent criteria, no check, or a last check before the last step: decode the final state
 	// (the reference keeps the last check's logits, see ReferenceQuirks).
 	if logits == nil || (logitsStep != ran && !g.opt.ReferenceQuirks) {
-		logits = g.lastLogits(s, S, pos)
+		logits, err = g.lastLogits(s, S, pos)
 	}
-	return tok, s, logits
+	return tok, s, logits, err
 }

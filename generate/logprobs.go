@@ -72,37 +72,41 @@ func (g *Generator) logprobs(logits []float32, id int) *TokenLogprobs {
 	return Logprobs(logits, id, g.opt.TopLogprobs)
 }
 
-// headChunk bounds the prompt positions whose logits PromptLogprobs holds at once.
-const headChunk = 64
-
 // PromptLogprobs scores a prompt as the fixed-recurrence prefill sees it: every position runs
 // opt.Steps recurrences from the request's initial state (its seed and init scale), and entry
 // i > 0 holds the log-probabilities of prompt[i] under the logits of position i−1. Entry 0 is
 // nil: nothing predicts the first token. Exit criteria and speculation do not apply to the
-// prompt; opt.TopLogprobs alternatives are reported per position.
+// prompt; opt.TopLogprobs alternatives are reported per position. The prelude, recurrences,
+// coda and head run through opt.Stepper like a prefill (with a Batcher: in chunks, beside the
+// other requests), and the logits are those of the head over all positions at once, bitwise.
 func PromptLogprobs(m *model.Model, prompt []int, opt Options) ([]*TokenLogprobs, error) {
 	opt.MaxNew, opt.Exit, opt.Speculative, opt.Continuous = 1, nil, nil, false
 	g, err := New(m, prompt, opt)
 	if err != nil {
 		return nil, err
 	}
-	S, h, V := len(prompt), m.Config.NEmbd, m.Config.PaddedVocabSize
-	e, err := m.Prelude(prompt, 0, g.cache)
+	S, V := len(prompt), m.Config.PaddedVocabSize
+	e, err := g.prelude(prompt, 0)
 	if err != nil {
 		return nil, err
 	}
-	s := g.iterate(g.initialState(S), e, S, 0, 0, g.opt.Steps)
-	if err := g.cancelled(); err != nil {
+	s, err := g.iterate(g.initialState(S), e, S, 0, 0, g.opt.Steps)
+	if err != nil {
 		return nil, err
 	}
-	hidden := m.Coda(s, S, 0, g.cache)
 	out := make([]*TokenLogprobs, S)
-	for lo := 0; lo < S-1; lo += headChunk {
-		n := min(headChunk, S-1-lo)
-		logits := m.Head(hidden[lo*h:(lo+n)*h], n)
-		for i := range n {
-			out[lo+i+1] = Logprobs(logits[i*V:(i+1)*V], prompt[lo+i+1], opt.TopLogprobs)
+	err = g.allLogits(s, S, 0, func(lo int, logits []float32) {
+		for i := range len(logits) / V {
+			if next := lo + i + 1; next < S {
+				out[next] = Logprobs(logits[i*V:(i+1)*V], prompt[next], opt.TopLogprobs)
+			}
 		}
+	})
+	if err == nil {
+		err = g.cancelled()
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

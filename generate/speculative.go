@@ -32,33 +32,45 @@ func (g *Generator) speculativeRound() ([]Token, error) {
 	var draftE, draftS []float32 // prelude outputs and states of the drafted positions (reuse)
 	for i := range L {
 		pos := start + i
-		e, err := g.m.Prelude(drafted[pos:pos+1], pos, g.cache)
+		e, err := g.prelude(drafted[pos:pos+1], pos)
 		if err != nil {
 			return nil, err
 		}
-		s := g.iterate(g.initialState(1), e, 1, pos, 0, sp.DraftSteps)
-		drafted = append(drafted, g.samp.next(g.lastLogits(s, 1, pos), drafted))
+		s, err := g.iterate(g.initialState(1), e, 1, pos, 0, sp.DraftSteps)
+		if err != nil {
+			return nil, err
+		}
+		logits, err := g.lastLogits(s, 1, pos)
+		if err != nil {
+			return nil, err
+		}
+		drafted = append(drafted, g.samp.next(logits, drafted))
 		if sp.ReuseDraft {
 			draftE, draftS = append(draftE, e...), append(draftS, s...)
 		}
 	}
 
 	e, s, from := draftE, draftS, sp.DraftSteps
+	var err error
 	if !sp.ReuseDraft {
 		g.cache.Truncate(start)
-		var err error
-		if e, err = g.m.Prelude(drafted[start:start+L], start, g.cache); err != nil {
+		if e, err = g.prelude(drafted[start:start+L], start); err != nil {
 			return nil, err
 		}
 		s, from = g.initialState(L), 0
 	}
-	s = g.iterate(s, e, L, start, from, g.opt.Steps)
-	logits := g.m.Head(g.m.Coda(s, L, start, g.cache), L)
+	if s, err = g.iterate(s, e, L, start, from, g.opt.Steps); err != nil {
+		return nil, err
+	}
+	V := g.m.Config.PaddedVocabSize
+	logits := make([]float32, L*V)
+	if err := g.allLogits(s, L, start, func(lo int, part []float32) { copy(logits[lo*V:], part) }); err != nil {
+		return nil, err
+	}
 	if err := g.cache.Err(); err != nil {
 		return nil, err
 	}
 
-	V := g.m.Config.PaddedVocabSize
 	row := func(i int) []float32 { return logits[i*V : (i+1)*V] }
 	accepted := 0
 	for accepted < L && g.verifies(row(accepted), drafted[:base+accepted], drafted[base+accepted]) {

@@ -1,14 +1,54 @@
 package model
 
-import "github.com/latentlab/latent/kernels"
+import (
+	"fmt"
+
+	"github.com/latentlab/latent/kernels"
+)
 
 // Row is one sequence's share of a batched recurrence: recurrence T on the state S [N×h] of N
-// positions from Pos, given the prelude output E [N×h], with the sequence's own cache.
+// positions from Pos, given the prelude output E [N×h], with the sequence's own cache. A
+// prelude row holds the N token ids IDs instead of S and E.
 type Row struct {
 	S, E   []float32
+	IDs    []int
 	N      int
 	Pos, T int
 	Cache  *Cache
+}
+
+// PreludeRows runs the prelude of every row (row.IDs at row.Pos.., writing row.Cache's prelude
+// slots) and returns their outputs e, in order, each equal to Prelude(row.IDs, row.Pos,
+// row.Cache) bitwise; short rows share each block's products as in StepRows. It checks every
+// row (CheckInput) before it computes anything.
+func (m *Model) PreludeRows(rows []Row) ([][]float32, error) {
+	for _, r := range rows {
+		if err := m.CheckInput(r.IDs, r.Pos); err != nil {
+			return nil, err
+		}
+		if r.N != len(r.IDs) {
+			return nil, fmt.Errorf("model: a prelude row of %d positions holds %d ids", r.N, len(r.IDs))
+		}
+	}
+	return batchRows(rows, func(r Row) []float32 { return m.preludePass([]Row{r}, false) },
+		func(batch []Row) [][]float32 {
+			return splitRows(m.preludePass(batch, true), batch, m.Config.NEmbd, func(r Row) int { return r.N })
+		}), nil
+}
+
+// LogitsRows returns for every row the logits of all its positions after the coda [N×V], each
+// equal to Head(Coda(row.S, row.N, row.Pos, row.Cache), row.N) bitwise; short rows share each
+// coda block's and the head's products, as in StepRows.
+func (m *Model) LogitsRows(rows []Row) [][]float32 {
+	V := m.Config.PaddedVocabSize
+	return batchRows(rows, func(r Row) []float32 { return m.Head(m.Coda(r.S, r.N, r.Pos, r.Cache), r.N) },
+		func(batch []Row) [][]float32 {
+			x := m.codaPass(batch, true)
+			n := len(x) / m.Config.NEmbd
+			logits := make([]float32, n*V)
+			m.Weights.Head.ApplyRows(logits, x, n)
+			return splitRows(logits, batch, V, func(r Row) int { return r.N })
+		})
 }
 
 // StepRows runs one recurrence for every row and returns their new states, in order: each
@@ -77,6 +117,30 @@ func splitRows(x []float32, rows []Row, w int, n func(Row) int) [][]float32 {
 		at += k
 	}
 	return out
+}
+
+// preludePass embeds the ids of the rows, stacked, and runs the prelude blocks on them, each
+// row writing its own prelude slots.
+func (m *Model) preludePass(rows []Row, rowwise bool) []float32 {
+	h := m.Config.NEmbd
+	p := &pass{rowwise: rowwise}
+	for _, r := range rows {
+		p.rows += r.N
+	}
+	e := make([]float32, p.rows*h)
+	at := 0
+	for _, r := range rows {
+		m.embed(e[at*h:], r.IDs)
+		at += r.N
+	}
+	for i := range m.Weights.Prelude {
+		p.segs = p.segs[:0]
+		for _, r := range rows {
+			p.segs = append(p.segs, segment{n: r.N, pos: r.Pos, slot: i, cache: r.Cache})
+		}
+		m.blockPass(&m.Weights.Prelude[i], e, p)
+	}
+	return e
 }
 
 // codaPass maps the final states of the rows, stacked, to the head's input: ln_f → coda
@@ -161,10 +225,15 @@ func ChunkBounds(n, size int) []int {
 	return bounds
 }
 
-// Chunk is the row's share of positions lo..hi−1 (of its S and E).
+// Chunk is the row's share of positions lo..hi−1 (of its S, E and IDs).
 func (r Row) Chunk(lo, hi, h int) Row {
 	c := r
-	c.S = r.S[lo*h : hi*h]
+	if r.S != nil {
+		c.S = r.S[lo*h : hi*h]
+	}
+	if r.IDs != nil {
+		c.IDs = r.IDs[lo:hi]
+	}
 	if r.E != nil {
 		c.E = r.E[lo*h : hi*h]
 	}

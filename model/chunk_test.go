@@ -92,16 +92,16 @@ func TestProductRowsDoNotDependOnRowCount(t *testing.T) {
 	}
 }
 
-// TestChunkedPrefillEqualsWhole runs a prompt's prefill whole and in chunks (each recurrence
-// and the coda chunk by chunk, each chunk through all blocks before the next, as the Batcher
-// does) and checks that the states, the logits, every KV cache entry and the next decode step
-// agree bitwise, for fp32 and bf16 weights and the cache strategies that allow it (Chunkable),
-// with and without KV sharing.
+// TestChunkedPrefillEqualsWhole runs a prompt's prefill whole and in chunks (the prelude, each
+// recurrence and the coda chunk by chunk, each chunk through all blocks before the next, as the
+// Batcher does) and checks that the prelude outputs, the states, the last position's logits,
+// every position's logits, every KV cache entry and the next decode step agree bitwise, for
+// fp32 and bf16 weights and cache strategies with and without KV sharing; a strategy that is
+// not Chunkable runs its recurrences whole, its prelude and coda still in chunks.
 func TestChunkedPrefillEqualsWhole(t *testing.T) {
 	const S, steps, chunk = 150, 5, 40
 	for _, file := range []string{"model.safetensors", "model.bf16.safetensors"} {
 		m := loadTiny(t, file)
-		h := m.Config.NEmbd
 		rng := rand.New(rand.NewPCG(5, 6))
 		ids := make([]int, S+1)
 		for i := range ids {
@@ -112,39 +112,17 @@ func TestChunkedPrefillEqualsWhole(t *testing.T) {
 		if len(bounds) < 4 {
 			t.Fatalf("chunks %v: want at least 3", bounds)
 		}
-		for _, strategy := range []string{"full", "latest-m4-compress-s4", "latest-m4-compress-s6", "compress-anchor"} {
+		for _, strategy := range []string{"full", "latest-m4-compress-s4", "latest-m4-compress-s6", "compress-anchor", "compress-s2"} {
 			whole, chunked := mustCache(t, m, strategy), mustCache(t, m, strategy)
-			if !whole.Chunkable() {
-				t.Fatalf("%s: not chunkable", strategy)
-			}
-			e := mustPrelude(t, m, ids[:S], 0, whole)
-			if !slices.Equal(e, mustPrelude(t, m, ids[:S], 0, chunked)) {
-				t.Fatal("prelude differs")
-			}
-			sw, sc := slices.Clone(s0), slices.Clone(s0)
-			row := Row{E: e, N: S, Cache: chunked}
-			for step := range steps {
-				sw = m.Step(sw, e, S, 0, step, whole)
-				row.S, row.T = sc, step
-				next := make([]float32, S*h)
-				for i := 1; i < len(bounds); i++ {
-					c := row.Chunk(bounds[i-1], bounds[i], h)
-					copy(next[bounds[i-1]*h:], m.Step(c.S, c.E, c.N, c.Pos, c.T, c.Cache))
+			w := prefillWhole(t, m, ids[:S], s0, steps, whole)
+			c := prefillChunked(t, m, ids[:S], s0, steps, bounds, chunked)
+			for _, part := range []struct {
+				name       string
+				want, have []float32
+			}{{"prelude", w.e, c.e}, {"final states", w.s, c.s}, {"logits", w.last, c.last}, {"logits of all positions", w.all, c.all}} {
+				if !slices.Equal(part.want, part.have) {
+					t.Errorf("%s %s: %s differ", file, strategy, part.name)
 				}
-				sc = next
-			}
-			if !slices.Equal(sw, sc) {
-				t.Errorf("%s %s: final states differ", file, strategy)
-			}
-			wantLogits := m.Head(m.Coda(sw, S, 0, whole)[(S-1)*h:], 1)
-			var last []float32
-			row.S = sc
-			for i := 1; i < len(bounds); i++ {
-				c := row.Chunk(bounds[i-1], bounds[i], h)
-				last = m.Coda(c.S, c.N, c.Pos, c.Cache)[(c.N-1)*h:]
-			}
-			if !slices.Equal(wantLogits, m.Head(last, 1)) {
-				t.Errorf("%s %s: logits differ", file, strategy)
 			}
 			if err := sameCache(whole, chunked); err != nil {
 				t.Errorf("%s %s: %v", file, strategy, err)
@@ -161,6 +139,60 @@ func TestChunkedPrefillEqualsWhole(t *testing.T) {
 			}
 		}
 	}
+}
+
+// prefill is what a prefill computes: the prelude output, the final states, the last
+// position's logits and every position's logits.
+type prefill struct{ e, s, last, all []float32 }
+
+// prefillWhole runs the prefill of ids from s0 over all positions at once.
+func prefillWhole(t *testing.T, m *Model, ids []int, s0 []float32, steps int, c *Cache) prefill {
+	S, h := len(ids), m.Config.NEmbd
+	var p prefill
+	p.e = mustPrelude(t, m, ids, 0, c)
+	p.s = slices.Clone(s0)
+	for step := range steps {
+		p.s = m.Step(p.s, p.e, S, 0, step, c)
+	}
+	hidden := m.Coda(p.s, S, 0, c)
+	p.last, p.all = m.Head(hidden[(S-1)*h:], 1), m.Head(hidden, S)
+	return p
+}
+
+// prefillChunked runs the prefill of ids from s0 chunk by chunk (bounds), its recurrences whole
+// when the cache is not Chunkable. The coda runs twice, as a last-logits and an all-logits call
+// would; the second writes the same coda entries again.
+func prefillChunked(t *testing.T, m *Model, ids []int, s0 []float32, steps int, bounds []int, c *Cache) prefill {
+	S, h := len(ids), m.Config.NEmbd
+	stepBounds := bounds
+	if !c.Chunkable() {
+		stepBounds = []int{0, S}
+	}
+	var p prefill
+	for i := 1; i < len(bounds); i++ {
+		p.e = append(p.e, mustPrelude(t, m, ids[bounds[i-1]:bounds[i]], bounds[i-1], c)...)
+	}
+	p.s = slices.Clone(s0)
+	row := Row{E: p.e, N: S, Cache: c}
+	for step := range steps {
+		row.S, row.T = p.s, step
+		next := make([]float32, S*h)
+		for i := 1; i < len(stepBounds); i++ {
+			r := row.Chunk(stepBounds[i-1], stepBounds[i], h)
+			copy(next[stepBounds[i-1]*h:], m.Step(r.S, r.E, r.N, r.Pos, r.T, r.Cache))
+		}
+		p.s = next
+	}
+	row.S = p.s
+	for i := 1; i < len(bounds); i++ {
+		r := row.Chunk(bounds[i-1], bounds[i], h)
+		p.last = m.Head(m.Coda(r.S, r.N, r.Pos, r.Cache)[(r.N-1)*h:], 1)
+	}
+	for i := 1; i < len(bounds); i++ {
+		r := row.Chunk(bounds[i-1], bounds[i], h)
+		p.all = append(p.all, m.Head(m.Coda(r.S, r.N, r.Pos, r.Cache), r.N)...)
+	}
+	return p
 }
 
 func mustCache(t testing.TB, m *Model, strategy string) *Cache {

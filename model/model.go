@@ -44,8 +44,9 @@ func (m *Model) Close() error {
 	return err
 }
 
-// checkPositions validates token ids and that positions pos..pos+S-1 fit the context.
-func (m *Model) checkPositions(ids []int, pos int) error {
+// CheckInput validates token ids and that positions pos..pos+len(ids)-1 fit the context: the
+// checks Prelude makes.
+func (m *Model) CheckInput(ids []int, pos int) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("model: no input tokens")
 	}
@@ -63,11 +64,15 @@ func (m *Model) checkPositions(ids []int, pos int) error {
 // Prelude embeds ids (placed at positions pos, pos+1, ...), scales them by embed_scale and runs
 // the prelude blocks, returning e [S×h].
 func (m *Model) Prelude(ids []int, pos int, cache *Cache) ([]float32, error) {
-	if err := m.checkPositions(ids, pos); err != nil {
+	if err := m.CheckInput(ids, pos); err != nil {
 		return nil, err
 	}
+	return m.preludePass([]Row{{IDs: ids, N: len(ids), Pos: pos, Cache: cache}}, false), nil
+}
+
+// embed writes the scaled embeddings of ids into e [len(ids)×h].
+func (m *Model) embed(e []float32, ids []int) {
 	h := m.Config.NEmbd
-	e := make([]float32, len(ids)*h)
 	scale := m.Config.EmbedScale()
 	for i, id := range ids {
 		row := e[i*h : (i+1)*h]
@@ -76,10 +81,6 @@ func (m *Model) Prelude(ids []int, pos int, cache *Cache) ([]float32, error) {
 			row[j] *= scale
 		}
 	}
-	for i := range m.Weights.Prelude {
-		m.blockForward(&m.Weights.Prelude[i], e, len(ids), pos, i, cache)
-	}
-	return e, nil
 }
 
 // InitialState returns s₀ for S positions: a truncated normal (std = init std × scale, cut at ±3

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +214,35 @@ func TestQ8BadInput(t *testing.T) {
 		_, err := Load(rewriteCheckpoint(t, dir, edit))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error with %q, got %v", want, err)
+		}
+	}
+}
+
+// TestQ8ProductsRowExact is the property batching and chunking rest on for q8_0 weights: every
+// row of ApplyRows' product equals that row's one-row product, bitwise, for every m, and so does
+// Apply's up to kernels.MaxRowwise rows (more rows take the blocked fp32 product).
+func TestQ8ProductsRowExact(t *testing.T) {
+	_, m := convertTiny(t, "q8_0")
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, w := range []*Matrix{&m.Weights.Core[0].FC, &m.Weights.Core[0].MLPProj, &m.Weights.Adapter} {
+		const rows = 2*MinChunkRows + 3
+		x := make([]float32, rows*w.Cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		one := make([]float32, w.Rows)
+		for _, n := range []int{2, 4, 8, 9, kernels.MaxRowwise, MinChunkRows, rows} {
+			out := make([]float32, n*w.Rows)
+			w.Apply(out, x, n)
+			rowwise := make([]float32, n*w.Rows)
+			w.ApplyRows(rowwise, x, n)
+			for i := range n {
+				w.Apply(one, x[i*w.Cols:(i+1)*w.Cols], 1)
+				if !slices.Equal(rowwise[i*w.Rows:(i+1)*w.Rows], one) ||
+					(n <= kernels.MaxRowwise && !slices.Equal(out[i*w.Rows:(i+1)*w.Rows], one)) {
+					t.Fatalf("%d×%d q8_0 weight, %d rows: row %d differs from its one-row product", w.Rows, w.Cols, n, i)
+				}
+			}
 		}
 	}
 }

@@ -121,7 +121,8 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, map[string]any{"status": "ok", "decoding": len(s.slots), "queued": s.waiting.Load()})
+	writeJSON(w, map[string]any{"status": "ok", "decoding": len(s.slots), "queued": s.waiting.Load(),
+		"prefilling": s.batcher.Prefilling()})
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {

@@ -44,13 +44,14 @@ func TestJSONOutputs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
 	run := t.TempDir()
 	wantKey := map[string]string{"init": "parameters", "info": "check", "run": "answer", "trace": "tokens", "train": "event"}
-	for name, args := range map[string][]string{
-		"init":  {"init", "--out", dir, "--json"},
-		"info":  {"info", dir, "--json"},
-		"run":   {"run", "--steps", "32", "--json", "5+5="},
-		"trace": {"trace", "--prompt", "5+5=", "--steps", "32", "--out", filepath.Join(t.TempDir(), "t"), "--json"},
-		"train": taskTrainArgs(filepath.Join(run, "r"), "--json"),
+	for _, args := range [][]string{ // in order: info reads what init wrote
+		{"init", "--out", dir, "--json"},
+		{"info", dir, "--json"},
+		{"run", "--steps", "32", "--json", "5+5="},
+		{"trace", "--prompt", "5+5=", "--steps", "32", "--out", filepath.Join(t.TempDir(), "t"), "--json"},
+		taskTrainArgs(filepath.Join(run, "r"), "--json"),
 	} {
+		name := args[0]
 		out, err := runCLI(t, "", args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

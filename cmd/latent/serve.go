@@ -43,7 +43,7 @@ token. Without --model it serves the embedded default model. SIGTERM drains, the
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 16, "requests decoding at once, their recurrences batched together")
 	f.IntVar(&cfg.PrefillChunk, "prefill-chunk", generate.DefaultPrefillChunk,
-		fmt.Sprintf("prompt positions prefilled at once beside the batched steps; longer prompts go chunk by chunk (at least %d)", model.MinChunkRows))
+		fmt.Sprintf("prompt positions prefilled at once beside the batched steps; longer prompts (their prelude, recurrences, coda, and echo's prompt logprobs) go chunk by chunk (at least %d)", model.MinChunkRows))
 	f.IntVar(&cfg.MaxQueue, "max-queue", 64, "requests waiting before the server answers 429")
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 0, "cap on max_tokens (0: the context)")
 	f.IntVar(&cfg.MaxSteps, "max-steps", 256, "cap on num_steps")
