@@ -265,15 +265,19 @@ func waitEvents(ctx context.Context, w watch.Interface, pod *corev1.Pod) (runnin
 			if !ok {
 				return false, waiting, nil
 			}
-			switch ev.Type {
-			case watch.Deleted:
-				return false, waiting, errors.New("deleted while starting")
-			case watch.Error:
+			if ev.Type == watch.Error {
 				return false, waiting, nil
 			}
-			if next, ok := ev.Object.(*corev1.Pod); ok && next.Name == pod.Name {
-				pod = next
+			// The field selector names one pod, but a watch that ignores it (client-go's fake
+			// clientset does) must not take another pod's deletion for this one's.
+			next, ok := ev.Object.(*corev1.Pod)
+			if !ok || next.Name != pod.Name {
+				continue
 			}
+			if ev.Type == watch.Deleted {
+				return false, waiting, errors.New("deleted while starting")
+			}
+			pod = next
 		case <-ctx.Done():
 			return false, waiting, ctx.Err()
 		}
