@@ -36,7 +36,9 @@ const killTagged = `kill_tagged() {
 // killHolders is bash that waits up to half a second (a child just forked for
 // "cmd > log 2>&1 &" holds the output until it has made its redirections) for every process
 // but pid $1 to let go of $1's stdout and stderr, then SIGKILLs, in rounds, those that still
-// hold them. Only the wait forks (sleep); the rounds use builtins. (No redirection may be
+// hold them, all of a round in one kill in ascending pid order (the /proc glob sorts as text, 26
+// before 9: killing as it scans let a loop's bash outlive its sleep and print "Killed" into the
+// output). Only the wait forks (sleep); the rounds use builtins. (No redirection may be
 // active around holds: it would change the very fds it compares with.)
 const killHolders = `holds() {
 	local f
@@ -46,18 +48,21 @@ const killHolders = `holds() {
 	return 1
 }
 kill_holders() {
-	local round d found
+	local round d p
+	local -a found
 	for ((round = 0; round < 210; round++)); do
-		found=0
+		found=()
 		for d in /proc/[0-9]*; do
-			[ "${d#/proc/}" = "$1" ] && continue
-			if holds "$d" "$1"; then
-				found=1
-				[ $round -ge 10 ] && kill -9 "${d#/proc/}" 2>/dev/null
-			fi
+			p=${d#/proc/}
+			[ "$p" = "$1" ] && continue
+			holds "$d" "$1" && found[p]=1
 		done
-		[ $found = 0 ] && return
-		[ $round -lt 10 ] && { sleep 0.05 2>/dev/null || round=9; }
+		[ ${#found[@]} = 0 ] && return
+		if [ $round -ge 10 ]; then
+			kill -9 "${!found[@]}" 2>/dev/null
+		else
+			sleep 0.05 2>/dev/null || round=9
+		fi
 	done
 }
 `
