@@ -178,22 +178,7 @@ func TestLongPrefillDoesNotStallDecoding(t *testing.T) {
 	}})
 	defer b.Close()
 	decoder.opt.Stepper = b
-	decoded := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		n := 0
-		for _, err := range decoder.Tokens() {
-			if n++; n == 1 {
-				close(started)
-			}
-			if err != nil {
-				decoded <- err
-				return
-			}
-		}
-		decoded <- nil
-	}()
-	<-started
+	decoded := decodeInBackground(decoder)
 	longOpt.Stepper = b
 	g, err := New(m, long, longOpt)
 	if err != nil {
@@ -239,4 +224,26 @@ func TestLongPrefillDoesNotStallDecoding(t *testing.T) {
 	if during < chunkPasses/2 {
 		t.Errorf("the decoding request ran %d recurrences in the %d passes of the long prefill, want at least %d", during, last-first+1, chunkPasses/2)
 	}
+}
+
+// decodeInBackground runs decoder's tokens on a goroutine, returns once the first has come,
+// and then reports on the channel how the decoding ended.
+func decodeInBackground(decoder *Generator) <-chan error {
+	decoded := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		n := 0
+		for _, err := range decoder.Tokens() {
+			if n++; n == 1 {
+				close(started)
+			}
+			if err != nil {
+				decoded <- err
+				return
+			}
+		}
+		decoded <- nil
+	}()
+	<-started
+	return decoded
 }

@@ -127,23 +127,7 @@ func startDecoder(t *testing.T, m *model.Model, ctx context.Context, b *Batcher,
 	log.mu.Lock()
 	log.decoder = decoder.Cache()
 	log.mu.Unlock()
-	decoded := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		n := 0
-		for _, err := range decoder.Tokens() {
-			if n++; n == 1 {
-				close(started)
-			}
-			if err != nil {
-				decoded <- err
-				return
-			}
-		}
-		decoded <- nil
-	}()
-	<-started
-	return decoded
+	return decodeInBackground(decoder)
 }
 
 // TestDecodingGoesOnBesideLongEcho scores a long prompt (echo's prompt logprobs) while another
