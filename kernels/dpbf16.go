@@ -65,6 +65,22 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
 	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}, dotBF16Generic)
+	if parts == 2 {
+		redoNaNs(out, x, w, m, k, n)
+	}
+}
+
+// redoNaNs recomputes in fp32 each output of a split product that came out NaN. The lo part of
+// an x that is exactly a bf16 is 0, and an infinite weight times that 0 is NaN, so a sum that
+// is ±Inf comes out NaN; a true NaN stays NaN. Only NaN outputs pay, so finite products do not.
+func redoNaNs(out, x []float32, w []uint16, m, k, n int) {
+	for i := range m {
+		for j, v := range out[i*n : (i+1)*n] {
+			if v != v {
+				out[i*n+j] = dotBF16Generic(x[i*k:(i+1)*k], w[j*k:(j+1)*k])
+			}
+		}
+	}
 }
 
 // rowKernel is a kernel of gemvRows: out[i·ldo + r] = x_i · w[r] for r < rows (a positive
