@@ -61,9 +61,11 @@ func TestBenchKernelsRefresh(t *testing.T) {
 func TestConvertQ8(t *testing.T) {
 	dir := fixtures.Path(t, "huginn-tiny")
 	out := filepath.Join(t.TempDir(), "q8")
-	if _, err := runCLI(t, "", "convert", "--in", dir, "--out", out, "--dtype", "q8_0"); err != nil {
+	text, err := runCLI(t, "", "convert", "--in", dir, "--out", out, "--dtype", "q8_0", "--json")
+	if err != nil {
 		t.Fatal(err)
 	}
+	checkReportedBytes(t, text, out)
 	ids := []string{"forward", "--ids", "1,357,109,160", "--steps", "4", "--json", "--model"}
 	var got, want struct{ Logits [][]float32 }
 	for _, c := range []struct {
@@ -84,5 +86,27 @@ func TestConvertQ8(t *testing.T) {
 				t.Fatalf("q8_0 logit [%d][%d] = %g, fp32 %g", i, j, v, want.Logits[i][j])
 			}
 		}
+	}
+}
+
+// checkReportedBytes checks that a --json report of init or convert gives the size the
+// checkpoint's safetensors files in dir really take (a q8_0 conversion once reported 0 GB).
+func checkReportedBytes(t *testing.T, report, dir string) {
+	t.Helper()
+	var rep struct{ Bytes int64 }
+	if err := json.Unmarshal([]byte(report), &rep); err != nil {
+		t.Fatalf("report %q: %v", report, err)
+	}
+	var want int64
+	files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += info.Size()
+	}
+	if want == 0 || rep.Bytes != want {
+		t.Fatalf("reported %d bytes, the %d safetensors files hold %d", rep.Bytes, len(files), want)
 	}
 }

@@ -36,7 +36,10 @@ func init() {
 			if err := model.WriteRandomCheckpoint(cfg, out, opt); err != nil {
 				return err
 			}
-			rep := writtenReport{Out: out, Parameters: int64(cfg.ParameterCount()), DType: dtype, Shards: shards, Seconds: time.Since(start).Seconds()}
+			rep, err := newWrittenReport(out, int64(cfg.ParameterCount()), dtype, shards, start)
+			if err != nil {
+				return err
+			}
 			return rep.print(cmd.OutOrStdout(), asJSON)
 		},
 	}
