@@ -107,6 +107,13 @@ type isa struct {
 	// there is none.
 	gemmName  string
 	packedAlt *isa
+	// parts is, for the VDPBF16PS packed GEMM (gemmdp.go), the bf16 parts per activation its
+	// panels of A hold (1 or 2, see dpParts); 0 for the fp32 packed kernels. dpGemm is that
+	// GEMM, a candidate for bf16 weights (see bf16Packed), nil where the CPU has none.
+	parts  int
+	dpGemm *isa
+	// dpKernel is the VDPBF16PS GEMM's micro-kernel (see gemmKernelDP8x48), kernel calls it.
+	dpKernel func(pairs, parts int, a, b, c *float32, ldc int, add bool)
 
 	// choice is the measured path per row count for products with few rows (see pathFor) and
 	// the packed GEMM in use.

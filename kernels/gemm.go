@@ -57,6 +57,8 @@ func (o operand) from(i int) operand {
 // serves operands whose rows run along p (cs == 1); scatterPanels serves the others.
 func (o operand) pack(s *isa, panel []float32, i0, count, p0, kc, width int) {
 	switch {
+	case s.parts > 0: // cs == 1, bf16 weights and fp32 activations
+		o.packPairs(s, panel, i0, count, p0, kc, width)
 	case o.q8 != nil: // cs == 1
 		o.packQ8(s, panel, i0, count, p0, kc, width)
 	case o.bf16 != nil: // cs == 1
@@ -104,12 +106,13 @@ func (s *isa) transposedBody(count, kc, width int) int {
 // packPanels packs indices i0..i0+count of p0..p0+kc into ⌈count/width⌉ micro-panels of kc×width,
 // zero-padding the last one.
 func (o operand) packPanels(s *isa, dst []float32, i0, count, p0, kc, width int) {
-	if o.rs == 1 && o.f32 != nil {
+	if o.rs == 1 && o.f32 != nil && s.parts == 0 {
 		o.scatterPanels(dst, i0, count, p0, kc, width)
 		return
 	}
+	depth := s.depth(o, kc)
 	for q := 0; q < count; q += width {
-		panel := dst[q*kc : (q+width)*kc]
+		panel := dst[q*depth : (q+width)*depth]
 		w := min(width, count-q)
 		if w < width {
 			clear(panel)
@@ -131,6 +134,31 @@ func (o operand) scatterPanels(dst []float32, i0, count, p0, kc, width int) {
 			copy(dst[at:at+min(width, count-q)], row[q:])
 		}
 	}
+}
+
+// depthA and depthB are how many words a packed panel of A and of B holds per row or column
+// for kb steps: kb for the fp32 kernels, which take a float per step; for the VDPBF16PS one
+// (parts > 0), which takes a word per pair of steps, ⌈kb/2⌉ for B and parts·⌈kb/2⌉ for A (see
+// packPairs). depth is the one for operand o (A's holds fp32, B's the weights).
+func (s *isa) depthA(kb int) int {
+	if s.parts == 0 {
+		return kb
+	}
+	return s.parts * ((kb + 1) / 2)
+}
+
+func (s *isa) depthB(kb int) int {
+	if s.parts == 0 {
+		return kb
+	}
+	return (kb + 1) / 2
+}
+
+func (s *isa) depth(o operand, kb int) int {
+	if o.bf16 != nil {
+		return s.depthB(kb)
+	}
+	return s.depthA(kb)
 }
 
 func roundUp(n, multiple int) int { return (n + multiple - 1) / multiple * multiple }
@@ -184,7 +212,7 @@ func gemmWide(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		for pc := 0; pc < k; pc += s.kc {
 			kb := min(s.kc, k-pc)
 			Parallel(colPanels, func(lo, hi int) {
-				bt.packPanels(s, b[lo*s.nr*kb:], jc+lo*s.nr, min(hi*s.nr, nb)-lo*s.nr, pc, kb, s.nr)
+				bt.packPanels(s, b[lo*s.nr*s.depthB(kb):], jc+lo*s.nr, min(hi*s.nr, nb)-lo*s.nr, pc, kb, s.nr)
 			})
 			blk := block{s: s, c: c[jc:], ldc: ldc, a: a, b: b, pc: pc, kb: kb, add: add || pc > 0}
 			if byRows {
@@ -229,9 +257,9 @@ const narrowChunk = 64 << 10
 func gemmNarrow(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 	mp := roundUp(m, s.mr)
 	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
-	nw.a = make([]float32, mp*k+2) // slab pc at mp*pc; +2 for pack6F32's spill
+	nw.a = make([]float32, mp*s.depthA(k)+2) // slab pc at mp*depthA(pc); +2 for pack6F32's spill
 	for pc := 0; pc < k; pc += s.kc {
-		a.packPanels(s, nw.a[mp*pc:], 0, m, pc, min(s.kc, k-pc), s.mr)
+		a.packPanels(s, nw.a[mp*s.depthA(pc):], 0, m, pc, min(s.kc, k-pc), s.mr)
 	}
 	Parallel((n+s.nr-1)/s.nr, nw.run)
 }
@@ -268,9 +296,9 @@ func (nw *narrow) panel(col, pc, kb int, scratch []float32) {
 	b, edge := scratch[:kb*s.nr], scratch[len(scratch)-s.mr*s.nr:]
 	cols := min(s.nr, nw.n-col)
 	nw.bt.packPanels(s, b, col, cols, pc, kb, s.nr)
-	a := nw.a[roundUp(nw.m, s.mr)*pc:]
+	a := nw.a[roundUp(nw.m, s.mr)*s.depthA(pc):]
 	for ir := 0; ir < nw.m; ir += s.mr {
-		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*kb:], b, nw.add || pc > 0, edge)
+		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*s.depthA(kb):], b, nw.add || pc > 0, edge)
 	}
 }
 
@@ -289,7 +317,7 @@ type block struct {
 // packing A in blocks of mc rows.
 func (blk *block) run(i0, i1, j0, j1 int) {
 	s, kb := blk.s, blk.kb
-	aSize := roundUp(min(s.mc, i1-i0), s.mr) * kb
+	aSize := roundUp(min(s.mc, i1-i0), s.mr) * s.depthA(kb)
 	scratch := make([]float32, aSize+2+s.mr*s.nr) // packed A, pack6F32's spill, an edge tile
 	packedA, edge := scratch[:aSize], scratch[aSize+2:]
 	for ic := i0; ic < i1; ic += s.mc {
@@ -298,7 +326,7 @@ func (blk *block) run(i0, i1, j0, j1 int) {
 		for jr := j0; jr < j1; jr += s.nr {
 			for ir := 0; ir < mb; ir += s.mr {
 				s.tile(blk.c[(ic+ir)*blk.ldc+jr:], blk.ldc, min(s.mr, mb-ir), min(s.nr, j1-jr), kb,
-					packedA[ir*kb:], blk.b[jr*kb:], blk.add, edge)
+					packedA[ir*s.depthA(kb):], blk.b[jr*s.depthB(kb):], blk.add, edge)
 			}
 		}
 	}
@@ -307,7 +335,7 @@ func (blk *block) run(i0, i1, j0, j1 int) {
 // tile runs the micro-kernel for one rows×cols tile of C (at most mr×nr). Partial tiles at the
 // edges go through scratch so the kernel never writes outside C.
 func (s *isa) tile(c []float32, ldc, rows, cols, kc int, a, b []float32, add bool, scratch []float32) {
-	_, _ = a[kc*s.mr-1], b[kc*s.nr-1]
+	_, _ = a[s.depthA(kc)*s.mr-1], b[s.depthB(kc)*s.nr-1]
 	if rows == s.mr && cols == s.nr {
 		_ = c[(s.mr-1)*ldc+s.nr-1]
 		s.kernel(kc, &a[0], &b[0], &c[0], ldc, add)
