@@ -69,7 +69,7 @@ func addAVX512Extensions(s *isa) {
 		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
-		s.dpGemm = dpPacked(dpParts, gemmKernelDP8x48, packTransposeF32AVX2)
+		s.dpGemm = dpPacked(dpParts, &isa{dpKernel: gemmKernelDP8x48, packF32: packTransposeF32AVX2, dpPackA: dpPackA})
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {
@@ -139,9 +139,6 @@ func dpBF16Rows4(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, r
 
 //go:noescape
 func dpLoopBF16(n int)
-
-//go:noescape
-func gemmKernelDP8x48(pairs, parts int, a, b, c *float32, ldc int, add bool)
 
 //go:noescape
 func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)

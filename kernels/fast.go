@@ -112,8 +112,11 @@ type isa struct {
 	// GEMM, a candidate for bf16 weights (see bf16Packed), nil where the CPU has none.
 	parts  int
 	dpGemm *isa
-	// dpKernel is the VDPBF16PS GEMM's micro-kernel (see gemmKernelDP8x48), kernel calls it.
+	// dpKernel is the VDPBF16PS GEMM's micro-kernel (see gemmKernelDP8x48), which kernel calls;
+	// dpPackA packs the first pairs of a full panel of A for it (rows of x at x[r·rs], kc
+	// steps) as packPairs does, returning how many pairs it packed (nil: all in Go).
 	dpKernel func(pairs, parts int, a, b, c *float32, ldc int, add bool)
+	dpPackA  func(words []uint32, x []float32, rs, kc, width, parts int) int
 
 	// choice is the measured path per row count for products with few rows (see pathFor) and
 	// the packed GEMM in use.
@@ -149,6 +152,12 @@ func chooseISA(limit string) *isa {
 			if err := alt.selfTestGemm(); err != nil {
 				rejected = append(rejected, alt.gemmName+" packed kernel: "+err.Error())
 				s.packedAlt = nil
+			}
+		}
+		if dp := s.dpGemm; dp != nil {
+			if err := dp.selfTestDPGemm(); err != nil {
+				rejected = append(rejected, dp.gemmName+" packed kernel: "+err.Error())
+				s.dpGemm = nil
 			}
 		}
 		return s

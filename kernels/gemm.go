@@ -251,16 +251,18 @@ const narrowChunk = 64 << 10
 // gemmNarrow is gemm for A with few rows (see isa.narrow) and B stored by columns (Linear's
 // weights), typically a prefill through a large weight matrix, where the cost is streaming B
 // from memory once. A is packed whole up front, then the workers split the columns of C with a
-// single Parallel call and no barrier per slab: each packs one nr-wide micro-panel of B at a
+// single Parallel call and no barrier per slab (the slabs of A are packed in parallel too): each packs one nr-wide micro-panel of B at a
 // time into its own L1-sized buffer and uses it at once for all rows, reading the packed slab
 // of A from L2. The columns go in chunks whose part of C stays cached across the kc slabs.
 func gemmNarrow(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
-	mp := roundUp(m, s.mr)
 	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
-	nw.a = make([]float32, mp*s.depthA(k)+2) // slab pc at mp*depthA(pc); +2 for pack6F32's spill
-	for pc := 0; pc < k; pc += s.kc {
-		a.packPanels(s, nw.a[mp*s.depthA(pc):], 0, m, pc, min(s.kc, k-pc), s.mr)
-	}
+	slabs := (k + s.kc - 1) / s.kc
+	nw.a = make([]float32, nw.slab(k)+2*slabs)
+	Parallel(slabs, func(lo, hi int) {
+		for pc := lo * s.kc; pc < min(hi*s.kc, k); pc += s.kc {
+			a.packPanels(s, nw.a[nw.slab(pc):], 0, m, pc, min(s.kc, k-pc), s.mr)
+		}
+	})
 	Parallel((n+s.nr-1)/s.nr, nw.run)
 }
 
@@ -270,9 +272,16 @@ type narrow struct {
 	c       []float32
 	ldc     int
 	m, n, k int
-	a       []float32 // all of A, packed slab by slab
+	a       []float32 // all of A, packed slab by slab (see slab)
 	bt      operand
 	add     bool
+}
+
+// slab is where the packed slab of A from step pc (a multiple of kc) starts in nw.a: the slabs
+// lie in order, 2 floats apart for pack6F32's spill, which must not reach the next slab while
+// another worker packs it.
+func (nw *narrow) slab(pc int) int {
+	return roundUp(nw.m, nw.s.mr)*nw.s.depthA(pc) + 2*(pc/nw.s.kc)
 }
 
 // run computes column panels lo..hi of C.
@@ -296,7 +305,7 @@ func (nw *narrow) panel(col, pc, kb int, scratch []float32) {
 	b, edge := scratch[:kb*s.nr], scratch[len(scratch)-s.mr*s.nr:]
 	cols := min(s.nr, nw.n-col)
 	nw.bt.packPanels(s, b, col, cols, pc, kb, s.nr)
-	a := nw.a[roundUp(nw.m, s.mr)*s.depthA(pc):]
+	a := nw.a[nw.slab(pc):]
 	for ir := 0; ir < nw.m; ir += s.mr {
 		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*s.depthA(kb):], b, nw.add || pc > 0, edge)
 	}

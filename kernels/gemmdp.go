@@ -14,21 +14,24 @@ import "unsafe"
 // while packing) takes bf16 products is measured (see measurePacked).
 
 // dpPacked returns the VDPBF16PS packed GEMM implementation for parts bf16 parts of x, with
-// the given micro-kernel (8×48: 24 zmm accumulators), and the transposing pack of B's words.
-// Blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core): a 256-deep B micro-panel is 128 × 48 words,
-// 24 KiB; a 144×256 A block is 144 KiB (split), a 256 × 3840 B slab 1.9 MiB.
-func dpPacked(parts int, kernel func(pairs, parts int, a, b, c *float32, ldc int, add bool), packF32 func(dst, src *float32, rs, kc, width int)) *isa {
+// the micro-kernel (8×48: 24 zmm accumulators) and packs of kernels (dpKernel, packF32 for B's
+// words, dpPackA for A where it has one). Blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core): a
+// 256-deep B micro-panel is 128 × 48 words, 24 KiB; a 144×256 A block is 144 KiB (split), a
+// 256 × 3840 B slab 1.9 MiB. Of kc = 128, 192, 256 and 384, 256 was fastest on the 64-row
+// Huginn-0125 shapes (x rounded: 148 % of the FMA peak, against 106–143 %).
+func dpPacked(parts int, kernels *isa) *isa {
 	name := map[int]string{1: "bf16dot-round-8x48", 2: "bf16dot-8x48"}[parts]
+	kernel := kernels.dpKernel
 	return &isa{
-		name: name, gemmName: name, parts: parts, dpKernel: kernel,
+		name: name, gemmName: name, parts: parts,
+		dpKernel: kernel, packF32: kernels.packF32, dpPackA: kernels.dpPackA,
 		kernel: func(kc int, a, b, c *float32, ldc int, add bool) { kernel((kc+1)/2, parts, a, b, c, ldc, add) },
 		mr:     8, nr: 48, kc: 256, mc: 144, nc: 3840, narrow: 128 << 10, ownSlabs: 256,
-		packF32: packF32,
 	}
 }
 
 // withParts is the VDPBF16PS packed GEMM s for parts bf16 parts of x instead of s.parts.
-func (s *isa) withParts(parts int) *isa { return dpPacked(parts, s.dpKernel, s.packF32) }
+func (s *isa) withParts(parts int) *isa { return dpPacked(parts, s) }
 
 // gemmDP computes out[m×n] = x[m×k] · w[n×k]ᵀ (w bf16) with the VDPBF16PS packed GEMM s.
 func gemmDP(s *isa, out, x []float32, w []uint16, m, k, n int) {
@@ -41,7 +44,8 @@ func gemmDP(s *isa, out, x []float32, w []uint16, m, k, n int) {
 // packPairs is pack for the VDPBF16PS kernel (s.parts > 0): it writes indices i0..i0+count of
 // steps p0..p0+kc (p0 even) as panel words, ⌈kc/2⌉ per index for B (bf16 weights, see
 // packPairsBF16) and s.parts·⌈kc/2⌉ for A (fp32): word (q·parts + part)·width + r holds part
-// part of steps 2q and 2q+1 of row i0+r.
+// part of steps 2q and 2q+1 of row i0+r. A full panel of A goes through s.dpPackA as far as it
+// takes it, the rest in Go.
 func (o operand) packPairs(s *isa, panel []float32, i0, count, p0, kc, width int) {
 	words := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), len(panel))
 	if o.bf16 != nil {
@@ -50,9 +54,14 @@ func (o operand) packPairs(s *isa, panel []float32, i0, count, p0, kc, width int
 	}
 	pairs, parts := (kc+1)/2, s.parts
 	_ = words[(pairs*parts-1)*width+count-1]
+	done := 0
+	if s.dpPackA != nil && count == width {
+		_ = o.f32[(i0+count-1)*o.rs+p0+kc-1]
+		done = s.dpPackA(words, o.f32[i0*o.rs+p0:], o.rs, kc, width, parts)
+	}
 	for r := range count {
 		row := o.f32[(i0+r)*o.rs+p0:][:kc]
-		for q := range pairs {
+		for q := done; q < pairs; q++ {
 			hi0, lo0 := splitPart(row[2*q])
 			var hi1, lo1 uint16
 			if 2*q+1 < kc {

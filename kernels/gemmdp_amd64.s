@@ -4,127 +4,128 @@
 // c[i·ldc+j] (=|+=) Σ over pairs q < pairs and parts of a-pair(q, part, i) · b-pair(q, j), each
 // 32-bit word of the packed panels holding the bf16 values of steps 2q (low half) and 2q+1
 // (high half). VDPBF16PS multiplies the two pairs of a lane exactly and adds both products,
-// odd one first, to the fp32 lane (denormals flushed, round to nearest even). Per pair step the
-// kernel loads the 48 B words into Z24–Z26 and, for each of the 8 rows and each part (hi, then
-// lo where parts = 2), broadcasts A's word and issues 3 VDPBF16PS into the row's accumulators
-// (row r in Z(3r)–Z(3r+2)): 24 per part, so each accumulator waits 24 instructions for its
-// previous sum. A's panel holds per pair step parts·8 words: the 8 rows' hi pairs, then their lo
-// pairs.
+// odd one first, to the fp32 lane (denormals flushed, round to nearest even). A's panel holds
+// per pair step parts·8 words: the 8 rows' hi pairs, then (parts = 2) their lo pairs. Per pair
+// step the kernel loads the 48 B words into Z24–Z26 and, for each part and each of the 8 rows,
+// issues 3 VDPBF16PS that broadcast A's word ({1to16}) into the row's accumulators (row r in
+// Z(3r)–Z(3r+2)): 24 per part, so each accumulator waits 24 instructions for its previous sum.
+// On Zen 4, alone on panels in L1, it ran at 86–92 % of the VDPBF16PS peak with x rounded and
+// at 92–97 % of half of it with x split (a separate VPBROADCASTD per row ran no faster).
 //
-// The Go assembler has no mnemonic for VDPBF16PS: the bytes are spelled out (an EVEX encoder
-// checked against GNU as 2.40's; the registers are fixed as above, broadcasts in Z27–Z30).
+// The Go assembler has no mnemonic for VDPBF16PS: the bytes are spelled out, GNU as 2.40's
+// encodings of the AT&T instructions each macro's comment gives.
 
-// DPH0: Z0–Z2 += row 0's hi pair (broadcast to Z27) · Z24–Z26.
+// DPH0: Z0–Z2 += Z24–Z26 · row 0's hi pair, broadcast from 0(SI): GNU as's encoding of
+// vdpbf16ps 0(%rsi){1to16}, %zmm24, %zmm0; vdpbf16ps 0(%rsi){1to16}, %zmm25, %zmm1; vdpbf16ps 0(%rsi){1to16}, %zmm26, %zmm2
 #define DPH0 \
-	VPBROADCASTD 0(SI), Z27; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc3; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xcb; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xd3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x06; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x0e; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x16
 
-// DPH1: Z3–Z5 += row 1's hi pair (broadcast to Z28) · Z24–Z26.
+// DPH1: Z3–Z5 += Z24–Z26 · row 1's hi pair, broadcast from 4(SI): GNU as's encoding of
+// vdpbf16ps 4(%rsi){1to16}, %zmm24, %zmm3; vdpbf16ps 4(%rsi){1to16}, %zmm25, %zmm4; vdpbf16ps 4(%rsi){1to16}, %zmm26, %zmm5
 #define DPH1 \
-	VPBROADCASTD 4(SI), Z28; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xdc; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe4; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xec
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x01; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x01; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x01
 
-// DPH2: Z6–Z8 += row 2's hi pair (broadcast to Z27) · Z24–Z26.
+// DPH2: Z6–Z8 += Z24–Z26 · row 2's hi pair, broadcast from 8(SI): GNU as's encoding of
+// vdpbf16ps 8(%rsi){1to16}, %zmm24, %zmm6; vdpbf16ps 8(%rsi){1to16}, %zmm25, %zmm7; vdpbf16ps 8(%rsi){1to16}, %zmm26, %zmm8
 #define DPH2 \
-	VPBROADCASTD 8(SI), Z27; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf3; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xfb; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xc3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x02; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x02; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x02
 
-// DPH3: Z9–Z11 += row 3's hi pair (broadcast to Z28) · Z24–Z26.
+// DPH3: Z9–Z11 += Z24–Z26 · row 3's hi pair, broadcast from 12(SI): GNU as's encoding of
+// vdpbf16ps 12(%rsi){1to16}, %zmm24, %zmm9; vdpbf16ps 12(%rsi){1to16}, %zmm25, %zmm10; vdpbf16ps 12(%rsi){1to16}, %zmm26, %zmm11
 #define DPH3 \
-	VPBROADCASTD 12(SI), Z28; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xcc; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd4; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xdc
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x03; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x03; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x03
 
-// DPH4: Z12–Z14 += row 4's hi pair (broadcast to Z27) · Z24–Z26.
+// DPH4: Z12–Z14 += Z24–Z26 · row 4's hi pair, broadcast from 16(SI): GNU as's encoding of
+// vdpbf16ps 16(%rsi){1to16}, %zmm24, %zmm12; vdpbf16ps 16(%rsi){1to16}, %zmm25, %zmm13; vdpbf16ps 16(%rsi){1to16}, %zmm26, %zmm14
 #define DPH4 \
-	VPBROADCASTD 16(SI), Z27; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe3; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xeb; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xf3
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x04; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x04; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x04
 
-// DPH5: Z15–Z17 += row 5's hi pair (broadcast to Z28) · Z24–Z26.
+// DPH5: Z15–Z17 += Z24–Z26 · row 5's hi pair, broadcast from 20(SI): GNU as's encoding of
+// vdpbf16ps 20(%rsi){1to16}, %zmm24, %zmm15; vdpbf16ps 20(%rsi){1to16}, %zmm25, %zmm16; vdpbf16ps 20(%rsi){1to16}, %zmm26, %zmm17
 #define DPH5 \
-	VPBROADCASTD 20(SI), Z28; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xfc; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc4; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xcc
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x05; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x05; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x05
 
-// DPH6: Z18–Z20 += row 6's hi pair (broadcast to Z27) · Z24–Z26.
+// DPH6: Z18–Z20 += Z24–Z26 · row 6's hi pair, broadcast from 24(SI): GNU as's encoding of
+// vdpbf16ps 24(%rsi){1to16}, %zmm24, %zmm18; vdpbf16ps 24(%rsi){1to16}, %zmm25, %zmm19; vdpbf16ps 24(%rsi){1to16}, %zmm26, %zmm20
 #define DPH6 \
-	VPBROADCASTD 24(SI), Z27; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd3; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xdb; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xe3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x06; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x06; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x06
 
-// DPH7: Z21–Z23 += row 7's hi pair (broadcast to Z28) · Z24–Z26.
+// DPH7: Z21–Z23 += Z24–Z26 · row 7's hi pair, broadcast from 28(SI): GNU as's encoding of
+// vdpbf16ps 28(%rsi){1to16}, %zmm24, %zmm21; vdpbf16ps 28(%rsi){1to16}, %zmm25, %zmm22; vdpbf16ps 28(%rsi){1to16}, %zmm26, %zmm23
 #define DPH7 \
-	VPBROADCASTD 28(SI), Z28; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xec; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf4; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xfc
+	BYTE $0x62; BYTE $0xe2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x07; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x07; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x07
 
-// DPL0: Z0–Z2 += row 0's lo pair (broadcast to Z29) · Z24–Z26.
+// DPL0: Z0–Z2 += Z24–Z26 · row 0's lo pair, broadcast from 32(SI): GNU as's encoding of
+// vdpbf16ps 32(%rsi){1to16}, %zmm24, %zmm0; vdpbf16ps 32(%rsi){1to16}, %zmm25, %zmm1; vdpbf16ps 32(%rsi){1to16}, %zmm26, %zmm2
 #define DPL0 \
-	VPBROADCASTD 32(SI), Z29; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc5; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xcd; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xd5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x08; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x08; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x08
 
-// DPL1: Z3–Z5 += row 1's lo pair (broadcast to Z30) · Z24–Z26.
+// DPL1: Z3–Z5 += Z24–Z26 · row 1's lo pair, broadcast from 36(SI): GNU as's encoding of
+// vdpbf16ps 36(%rsi){1to16}, %zmm24, %zmm3; vdpbf16ps 36(%rsi){1to16}, %zmm25, %zmm4; vdpbf16ps 36(%rsi){1to16}, %zmm26, %zmm5
 #define DPL1 \
-	VPBROADCASTD 36(SI), Z30; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xde; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xe6; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xee
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x09; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x09; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x09
 
-// DPL2: Z6–Z8 += row 2's lo pair (broadcast to Z29) · Z24–Z26.
+// DPL2: Z6–Z8 += Z24–Z26 · row 2's lo pair, broadcast from 40(SI): GNU as's encoding of
+// vdpbf16ps 40(%rsi){1to16}, %zmm24, %zmm6; vdpbf16ps 40(%rsi){1to16}, %zmm25, %zmm7; vdpbf16ps 40(%rsi){1to16}, %zmm26, %zmm8
 #define DPL2 \
-	VPBROADCASTD 40(SI), Z29; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf5; \
-	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xfd; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xc5
+	BYTE $0x62; BYTE $0xf2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x0a; \
+	BYTE $0x62; BYTE $0xf2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x0a; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0a
 
-// DPL3: Z9–Z11 += row 3's lo pair (broadcast to Z30) · Z24–Z26.
+// DPL3: Z9–Z11 += Z24–Z26 · row 3's lo pair, broadcast from 44(SI): GNU as's encoding of
+// vdpbf16ps 44(%rsi){1to16}, %zmm24, %zmm9; vdpbf16ps 44(%rsi){1to16}, %zmm25, %zmm10; vdpbf16ps 44(%rsi){1to16}, %zmm26, %zmm11
 #define DPL3 \
-	VPBROADCASTD 44(SI), Z30; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xce; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xd6; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xde
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0b; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x0b; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x0b
 
-// DPL4: Z12–Z14 += row 4's lo pair (broadcast to Z29) · Z24–Z26.
+// DPL4: Z12–Z14 += Z24–Z26 · row 4's lo pair, broadcast from 48(SI): GNU as's encoding of
+// vdpbf16ps 48(%rsi){1to16}, %zmm24, %zmm12; vdpbf16ps 48(%rsi){1to16}, %zmm25, %zmm13; vdpbf16ps 48(%rsi){1to16}, %zmm26, %zmm14
 #define DPL4 \
-	VPBROADCASTD 48(SI), Z29; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe5; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xed; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xf5
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x0c; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x0c; \
+	BYTE $0x62; BYTE $0x72; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x0c
 
-// DPL5: Z15–Z17 += row 5's lo pair (broadcast to Z30) · Z24–Z26.
+// DPL5: Z15–Z17 += Z24–Z26 · row 5's lo pair, broadcast from 52(SI): GNU as's encoding of
+// vdpbf16ps 52(%rsi){1to16}, %zmm24, %zmm15; vdpbf16ps 52(%rsi){1to16}, %zmm25, %zmm16; vdpbf16ps 52(%rsi){1to16}, %zmm26, %zmm17
 #define DPL5 \
-	VPBROADCASTD 52(SI), Z30; \
-	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xfe; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xc6; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xce
+	BYTE $0x62; BYTE $0x72; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x0d; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x46; BYTE $0x0d; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x4e; BYTE $0x0d
 
-// DPL6: Z18–Z20 += row 6's lo pair (broadcast to Z29) · Z24–Z26.
+// DPL6: Z18–Z20 += Z24–Z26 · row 6's lo pair, broadcast from 56(SI): GNU as's encoding of
+// vdpbf16ps 56(%rsi){1to16}, %zmm24, %zmm18; vdpbf16ps 56(%rsi){1to16}, %zmm25, %zmm19; vdpbf16ps 56(%rsi){1to16}, %zmm26, %zmm20
 #define DPL6 \
-	VPBROADCASTD 56(SI), Z29; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd5; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xdd; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xe5
+	BYTE $0x62; BYTE $0xe2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x56; BYTE $0x0e; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x5e; BYTE $0x0e; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x66; BYTE $0x0e
 
-// DPL7: Z21–Z23 += row 7's lo pair (broadcast to Z30) · Z24–Z26.
+// DPL7: Z21–Z23 += Z24–Z26 · row 7's lo pair, broadcast from 60(SI): GNU as's encoding of
+// vdpbf16ps 60(%rsi){1to16}, %zmm24, %zmm21; vdpbf16ps 60(%rsi){1to16}, %zmm25, %zmm22; vdpbf16ps 60(%rsi){1to16}, %zmm26, %zmm23
 #define DPL7 \
-	VPBROADCASTD 60(SI), Z30; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xee; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xf6; \
-	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xfe
+	BYTE $0x62; BYTE $0xe2; BYTE $0x3e; BYTE $0x50; BYTE $0x52; BYTE $0x6e; BYTE $0x0f; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x36; BYTE $0x50; BYTE $0x52; BYTE $0x76; BYTE $0x0f; \
+	BYTE $0x62; BYTE $0xe2; BYTE $0x2e; BYTE $0x50; BYTE $0x52; BYTE $0x7e; BYTE $0x0f
 
 // DPB loads the pair step's 48 B words.
 #define DPB \
@@ -226,5 +227,57 @@ dpoverwrite:
 	DPSTORE(Z15, Z16, Z17)
 	DPSTORE(Z18, Z19, Z20)
 	DPSTORE(Z21, Z22, Z23)
+	VZEROUPPER
+	RET
+
+// CVTHI is GNU as's encoding of vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2: Z2 = the 32 bf16 roundings
+// of Z0 (low half) and Z1 (high half), to nearest even, denormals to zero.
+#define CVTHI BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+
+// CVTLO is GNU as's encoding of vcvtne2ps2bf16 %zmm0, %zmm1, %zmm6: CVTHI into Z6.
+#define CVTLO BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xf0
+
+// WIDEN widens the 16 bf16 in y to fp32 in z.
+#define WIDEN(y, z) VPMOVZXWD y, z; VPSLLD $16, z, z
+
+// FINITE zeroes the lanes of z that are not finite (z − z is 0 only where z is), Z7 = 0.
+#define FINITE(z) VSUBPS z, z, Z5; VCMPPS $0, Z7, Z5, K1; VMOVAPS.Z z, K1, z
+
+// func dpSplitBF16(hi, lo *uint16, x *float32, n, parts int)
+// hi[i] = bf16(x[i]) and, where parts = 2, lo[i] = bf16(x[i] − hi[i]), 0 where that is not
+// finite (x NaN or ±Inf), for i < n (a positive multiple of 32): splitBF16's split, except that
+// denormals become 0, as VDPBF16PS takes them anyway.
+TEXT ·dpSplitBF16(SB), NOSPLIT, $0-40
+	MOVQ   hi+0(FP), DI
+	MOVQ   lo+8(FP), SI
+	MOVQ   x+16(FP), AX
+	MOVQ   n+24(FP), CX
+	MOVQ   parts+32(FP), BX
+	SHRQ   $5, CX
+	VPXORD Z7, Z7, Z7
+
+dpsplitloop:
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	CVTHI
+	VMOVDQU32 Z2, (DI)
+	CMPQ    BX, $1
+	JEQ     dpsplitnext
+	WIDEN(Y2, Z3)
+	VEXTRACTI64X4 $1, Z2, Y4
+	WIDEN(Y4, Z4)
+	VSUBPS  Z3, Z0, Z0
+	VSUBPS  Z4, Z1, Z1
+	FINITE(Z0)
+	FINITE(Z1)
+	CVTLO
+	VMOVDQU32 Z6, (SI)
+
+dpsplitnext:
+	ADDQ $128, AX
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  dpsplitloop
 	VZEROUPPER
 	RET

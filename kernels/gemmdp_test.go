@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // dpVariants returns the VDPBF16PS packed GEMM for both splits of x (2 parts, then 1), or
@@ -203,3 +204,56 @@ func BenchmarkGemmDP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemmDPKernel runs the VDPBF16PS micro-kernel alone (x split and rounded) on packed
+// panels that stay in L1, on every worker: the ceiling of the VDPBF16PS GEMM here and now.
+func BenchmarkGemmDPKernel(b *testing.B) {
+	const kc, reps = 256, 64
+	for _, s := range dpVariants(b) {
+		a, bp := make([]float32, s.depthA(kc)*s.mr), make([]float32, s.depthB(kc)*s.nr)
+		b.Run(s.gemmName, func(b *testing.B) {
+			benchmarkProduct(b, s.mr*Workers()*reps, kc, s.nr, func() {
+				Parallel(Workers(), func(lo, hi int) {
+					c := make([]float32, s.mr*s.nr)
+					for range reps * (hi - lo) {
+						s.kernel(kc, &a[0], &bp[0], &c[0], s.nr, true)
+					}
+				})
+			})
+		})
+	}
+}
+
+// TestDPPackAMatchesGo checks the assembly pack of A (where there is one) against packPairs'
+// Go loop on both splits of x, values of every kind included: exact bf16 (lo 0), ties, NaN,
+// ±Inf, values that round past bf16's largest finite value; denormals, which the assembly makes
+// 0 (as VDPBF16PS takes them), are left out.
+func TestDPPackAMatchesGo(t *testing.T) {
+	for _, s := range dpVariants(t) {
+		if s.dpPackA == nil {
+			t.Skip("no assembly pack of A")
+		}
+		rng := rand.New(rand.NewPCG(27, 28))
+		const width, kc, rs = 8, 100, 103
+		x := randomSlice(rng, width*rs, 0)
+		special := []float32{1, -0.5, 1 + 0x1p-8, 1 + 3*0x1p-8, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -3.3961e38, 0, float32(math.Copysign(0, -1))}
+		for i, v := range special {
+			x[i*37%len(x)] = v
+		}
+		words := s.depthA(kc) * width
+		got, want := make([]uint32, words), make([]uint32, words)
+		noAsm := *s
+		noAsm.dpPackA = nil
+		a := rowMajor(x, rs)
+		a.packPairs(s, unsafe.Slice((*float32)(unsafe.Pointer(&got[0])), words), 0, width, 0, kc, width)
+		a.packPairs(&noAsm, unsafe.Slice((*float32)(unsafe.Pointer(&want[0])), words), 0, width, 0, kc, width)
+		for i := range want {
+			if got[i] != want[i] && !(isNaNBF16(uint16(got[i])) && isNaNBF16(uint16(want[i]))) && !(isNaNBF16(uint16(got[i]>>16)) && isNaNBF16(uint16(want[i]>>16))) {
+				t.Fatalf("%s: word %d = %#08x, Go %#08x", s.name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// isNaNBF16 reports whether b is a bf16 NaN.
+func isNaNBF16(b uint16) bool { return b&0x7fff > 0x7f80 }
