@@ -51,7 +51,8 @@ func supportedISAs() []*isa {
 // (see packedISA; on the Xeon of DESIGN.md it was 1.2–1.3× faster than AVX2's 6×16, on Zen 4
 // slower), the zmm FMA row kernels of pathShared (AVX-512F, for 1, 4 and 8 rows, in place of
 // the AVX2 ones for 1, 2, 4 and 6), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
-// measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
+// measurement of pathFor weighs against the others, and a packed GEMM that measurePacked weighs
+// against the fp32 ones, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
 // them: on the AVX-512 Xeon of DESIGN.md they took 0.94× the AVX2 kernels' time for one row and
 // 0.79× for 16 (BenchmarkQ8Rows, "q8" vs "q8-avx2", 15840×5280).

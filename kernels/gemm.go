@@ -5,7 +5,8 @@ package kernels
 // into kc-deep slabs; each slab of B (nc columns) and of A (mc rows) is packed into micro-panels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
-// operands' layouts (transposed or not, fp32 or bf16). Products with few rows take a variant
+// operands' layouts (transposed or not, fp32 or bf16; for the VDPBF16PS micro-kernel of
+// gemmdp.go, bf16 pairs). Products with few rows take a variant
 // without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time,
 // and those with at most 128 rows (16 for bf16) against Linear's weights one that packs no weights
 // at all (gemmFew, gemmfew.go); those with many rows let each worker pack B itself
