@@ -70,7 +70,7 @@ func addAVX512Extensions(s *isa) {
 		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
-		s.dpGemm = dpPacked(dpParts, &isa{dpKernel: gemmKernelDP8x48, packF32: packTransposeF32AVX2, dpPackA: dpPackA})
+		s.dpGemm = dpPacked(dpParts, &isa{dpKernel: gemmKernelDP8x48, packF32: packTransposeF32AVX2, dpPackA: dpPackA, prefetchBF16: prefetchRows})
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {

@@ -117,6 +117,9 @@ type isa struct {
 	// steps) as packPairs does, returning how many pairs it packed (nil: all in Go).
 	dpKernel func(pairs, parts int, a, b, c *float32, ldc int, add bool)
 	dpPackA  func(words []uint32, x []float32, rs, kc, width, parts int) int
+	// prefetchBF16 asks for rows rows of bytes bytes each, stride bytes apart, from w on (bf16
+	// weights gemmNarrow packs next); nil where it does not prefetch.
+	prefetchBF16 func(w *uint16, stride, rows, bytes int)
 
 	// choice is the measured path per row count for products with few rows (see pathFor) and
 	// the packed GEMM in use.

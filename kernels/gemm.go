@@ -291,9 +291,14 @@ func (nw *narrow) run(lo, hi int) {
 	scratch := make([]float32, min(s.kc, nw.k)*s.nr+s.mr*s.nr) // a B micro-panel, an edge tile
 	chunk := max(narrowChunk/(roundUp(nw.m, s.mr)*s.nr), 1)    // column panels per chunk
 	for j0 := lo; j0 < hi; j0 += chunk {
+		end := min(j0+chunk, hi)
 		for pc := 0; pc < nw.k; pc += s.kc {
-			for jp := j0; jp < min(j0+chunk, hi); jp++ {
-				nw.panel(jp*s.nr, pc, min(s.kc, nw.k-pc), scratch)
+			for jp := j0; jp < end; jp++ {
+				next, nextPC := jp+1, pc // the panel packed next
+				if next == end {
+					next, nextPC = j0, pc+s.kc
+				}
+				nw.panel(jp*s.nr, pc, min(s.kc, nw.k-pc), scratch, next*s.nr, nextPC)
 			}
 		}
 	}
@@ -301,13 +306,22 @@ func (nw *narrow) run(lo, hi int) {
 
 // panel packs B's micro-panel of columns col..col+nr over slab pc..pc+kb into scratch and
 // adds its product with the slab of A to C (or stores it, for the first slab of a new C).
-func (nw *narrow) panel(col, pc, kb int, scratch []float32) {
+// Where s prefetches bf16 weights, each tile first asks for its share of the rows of the panel
+// packed next (columns next.., slab nextPC), so that they come from memory during the tiles.
+func (nw *narrow) panel(col, pc, kb int, scratch []float32, next, nextPC int) {
 	s := nw.s
 	b, edge := scratch[:kb*s.nr], scratch[len(scratch)-s.mr*s.nr:]
 	cols := min(s.nr, nw.n-col)
 	nw.bt.packPanels(s, b, col, cols, pc, kb, s.nr)
 	a := nw.a[nw.slab(pc):]
-	for ir := 0; ir < nw.m; ir += s.mr {
+	prefetch := s.prefetchBF16 != nil && nw.bt.bf16 != nil && nextPC < nw.k
+	tiles := (nw.m + s.mr - 1) / s.mr
+	share := (s.nr + tiles - 1) / tiles // rows of the next panel per tile
+	for t := range tiles {
+		if r0, r1 := next+t*share, min(next+(t+1)*share, next+s.nr, nw.n); prefetch && r0 < r1 {
+			s.prefetchBF16(&nw.bt.bf16[r0*nw.bt.rs+nextPC], 2*nw.bt.rs, r1-r0, 2*min(s.kc, nw.k-nextPC))
+		}
+		ir := t * s.mr
 		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*s.depthA(kb):], b, nw.add || pc > 0, edge)
 	}
 }

@@ -24,7 +24,7 @@ func dpPacked(parts int, kernels *isa) *isa {
 	kernel := kernels.dpKernel
 	return &isa{
 		name: name, gemmName: name, parts: parts,
-		dpKernel: kernel, packF32: kernels.packF32, dpPackA: kernels.dpPackA,
+		dpKernel: kernel, packF32: kernels.packF32, dpPackA: kernels.dpPackA, prefetchBF16: kernels.prefetchBF16,
 		kernel: func(kc int, a, b, c *float32, ldc int, add bool) { kernel((kc+1)/2, parts, a, b, c, ldc, add) },
 		mr:     8, nr: 48, kc: 256, mc: 144, nc: 3840, narrow: 128 << 10, ownSlabs: 256,
 	}

@@ -6,6 +6,9 @@ import "unsafe"
 func gemmKernelDP8x48(pairs, parts int, a, b, c *float32, ldc int, add bool)
 
 //go:noescape
+func prefetchRows(w *uint16, stride, rows, bytes int)
+
+//go:noescape
 func dpSplitBF16(hi, lo *uint16, x *float32, n, parts int)
 
 // dpPackA is the VDPBF16PS GEMM's dpPackA: it packs the first ⌊kc/32⌋·16 pairs of width rows

@@ -281,3 +281,25 @@ dpsplitnext:
 	JNZ  dpsplitloop
 	VZEROUPPER
 	RET
+
+// func prefetchRows(w *uint16, stride, rows, bytes int)
+// Prefetches (PREFETCHT0) every 64-byte line of rows rows of bytes bytes (positive), stride
+// bytes apart, from w on.
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ rows+16(FP), CX
+	MOVQ bytes+24(FP), BX
+
+prefetchrow:
+	XORQ AX, AX
+
+prefetchline:
+	PREFETCHT0 (SI)(AX*1)
+	ADDQ       $64, AX
+	CMPQ       AX, BX
+	JB         prefetchline
+	ADDQ       DX, SI
+	DECQ       CX
+	JNZ        prefetchrow
+	RET
