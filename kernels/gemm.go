@@ -251,10 +251,11 @@ const narrowChunk = 64 << 10
 
 // gemmNarrow is gemm for A with few rows (see isa.narrow) and B stored by columns (Linear's
 // weights), typically a prefill through a large weight matrix, where the cost is streaming B
-// from memory once. A is packed whole up front, then the workers split the columns of C with a
-// single Parallel call and no barrier per slab (the slabs of A are packed in parallel too): each packs one nr-wide micro-panel of B at a
-// time into its own L1-sized buffer and uses it at once for all rows, reading the packed slab
-// of A from L2. The columns go in chunks whose part of C stays cached across the kc slabs.
+// from memory once. A is packed whole up front (the workers splitting its slabs), then the
+// workers split the columns of C with a single Parallel call and no barrier per slab: each packs
+// one nr-wide micro-panel of B at a time into its own L1-sized buffer and uses it at once for
+// all rows, reading the packed slab of A from L2. The columns go in chunks whose part of C
+// stays cached across the kc slabs.
 func gemmNarrow(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
 	slabs := (k + s.kc - 1) / s.kc

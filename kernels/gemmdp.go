@@ -18,7 +18,8 @@ import "unsafe"
 // words, dpPackA for A where it has one). Blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core): a
 // 256-deep B micro-panel is 128 × 48 words, 24 KiB; a 144×256 A block is 144 KiB (split), a
 // 256 × 3840 B slab 1.9 MiB. Of kc = 128, 192, 256 and 384, 256 was fastest on the 64-row
-// Huginn-0125 shapes (x rounded: 148 % of the FMA peak, against 106–143 %).
+// Huginn-0125 shapes (x rounded: 148 % of the FMA peak, against 106–143 %). kc must stay even:
+// gemmNarrow places A's slabs at depthA(pc), which adds up only over even slabs.
 func dpPacked(parts int, kernels *isa) *isa {
 	name := map[int]string{1: "bf16dot-round-8x48", 2: "bf16dot-8x48"}[parts]
 	kernel := kernels.dpKernel
