@@ -51,7 +51,8 @@ func supportedISAs() []*isa {
 // (see packedISA; on the Xeon of DESIGN.md it was 1.2–1.3× faster than AVX2's 6×16, on Zen 4
 // slower), the zmm FMA row kernels of pathShared (AVX-512F, for 1, 4 and 8 rows, in place of
 // the AVX2 ones for 1, 2, 4 and 6), VDPBF16PS products for bf16 weights (AVX512_BF16; one more path the
-// measurement of pathFor weighs against the others, unless LATENT_KERNELS_BF16DOT=off) and the
+// measurement of pathFor weighs against the others, and a packed GEMM that measurePacked weighs
+// against the fp32 ones, unless LATENT_KERNELS_BF16DOT=off) and the
 // VNNI q8_0 kernels (AVX512_VNNI), which compute q8DotAVX2's results bit for bit and replace
 // them: on the AVX-512 Xeon of DESIGN.md they took 0.94× the AVX2 kernels' time for one row and
 // 0.79× for 16 (BenchmarkQ8Rows, "q8" vs "q8-avx2", 15840×5280).
@@ -69,6 +70,7 @@ func addAVX512Extensions(s *isa) {
 		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
 		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
+		s.dpGemm = dpPacked(dpParts, &isa{dpKernel: gemmKernelDP8x48, packF32: packTransposeF32AVX2, dpPackA: dpPackA, prefetchBF16: prefetchRows})
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasF16C {

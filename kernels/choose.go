@@ -31,7 +31,7 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields).
-const cacheVersion = 4
+const cacheVersion = 5
 
 // measureK is the length of the measured weight rows (Huginn-0125's are 5280 and 17920 long).
 const measureK = 5120
@@ -115,6 +115,10 @@ type RowChoice struct {
 	// PackedSeconds the time of each candidate on the shapes of measurePacked.
 	Packed        string             `json:"packed"`
 	PackedSeconds map[string]float64 `json:"packed_seconds"`
+	// PackedBF16 and PackedBF16Seconds are the same for bf16 weights (Linear's products of more
+	// than MaxFewRows rows), where the candidates include the VDPBF16PS kernel.
+	PackedBF16        string             `json:"packed_bf16"`
+	PackedBF16Seconds map[string]float64 `json:"packed_bf16_seconds"`
 
 	// Source says where the choice came from: the file read, or why it was measured afresh.
 	Source string `json:"-"`
@@ -138,9 +142,10 @@ type rowTable struct {
 
 // choiceState holds one implementation's table and packed GEMM kernels, loaded at first use.
 type choiceState struct {
-	once   sync.Once
-	table  atomic.Pointer[rowTable]
-	packed atomic.Pointer[isa]
+	once       sync.Once
+	table      atomic.Pointer[rowTable]
+	packed     atomic.Pointer[isa]
+	packedBF16 atomic.Pointer[isa]
 }
 
 // pathFor is the path s takes for m rows of bf16 (or fp32) weights: the one-row path up to
@@ -200,6 +205,24 @@ func (s *isa) setPacked(name string) {
 	}
 }
 
+// bf16PackedNamed is s's packed GEMM candidate for bf16 weights named name, nil if there is none.
+func (s *isa) bf16PackedNamed(name string) *isa {
+	for _, p := range s.bf16PackedCandidates() {
+		if p.gemmName == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// setPackedBF16 makes the candidate named name s's packed GEMM for bf16 weights, if s has one
+// of that name.
+func (s *isa) setPackedBF16(name string) {
+	if p := s.bf16PackedNamed(name); p != nil {
+		s.choice.packedBF16.Store(p)
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -215,6 +238,7 @@ func (s *isa) install(c *RowChoice) {
 		t.paths[b2i(p.Weights == "bf16")][p.Rows] = q
 	}
 	s.setPacked(c.Packed)
+	s.setPackedBF16(c.PackedBF16)
 	s.choice.table.Store(t)
 }
 
@@ -265,8 +289,10 @@ func loadOrMeasure(s *isa, file string, refresh bool, measure func(*isa) []Produ
 	c := &RowChoice{Version: cacheVersion, CPU: cpuKey(), ISA: s.name, Workers: Workers(),
 		Measured: time.Now().UTC()}
 	c.Shape[0], c.Shape[1] = measureShape(true)
-	c.Packed, c.PackedSeconds = measurePacked(s)
-	s.setPacked(c.Packed) // the row paths' measurement runs the packed product
+	c.Packed, c.PackedSeconds = measurePacked(s.packedCandidates(), false)
+	c.PackedBF16, c.PackedBF16Seconds = measurePacked(s.bf16PackedCandidates(), true)
+	s.setPacked(c.Packed) // the row paths' measurement runs the packed products
+	s.setPackedBF16(c.PackedBF16)
 	c.Products = measure(s)
 	c.Source = "measured now (" + why + ")"
 	if file == "" {
@@ -316,6 +342,8 @@ func (c *RowChoice) validFor(s *isa) error {
 		return fmt.Errorf("measured with %d workers, now %d", c.Workers, Workers())
 	case s.packedNamed(c.Packed) == nil:
 		return fmt.Errorf("packed kernel %q is not one of the %s kernels", c.Packed, s.name)
+	case s.bf16PackedNamed(c.PackedBF16) == nil:
+		return fmt.Errorf("packed bf16 kernel %q is not one of the %s kernels", c.PackedBF16, s.name)
 	}
 	var seen [2][MaxFewRows + 1]bool
 	for _, p := range c.Products {
@@ -578,26 +606,31 @@ func interpolate(xs []int, ys []float64, x int) (float64, bool) {
 	return ys[len(ys)-1], x == xs[len(xs)-1]
 }
 
-// measurePacked times s's packed GEMM candidates (where there is more than one) on a
+// measurePacked times the packed GEMM candidates (where there is more than one) on a
 // prefill-like product (64×2048 by 2048×2048) and a training-like one (512×1024 by
-// 1024×1024), round robin, keeping each one's fastest, and returns the name of the one with the
-// smallest sum and every candidate's.
-func measurePacked(s *isa) (string, map[string]float64) {
-	cands := s.packedCandidates()
+// 1024×1024) with fp32 or bf16 weights, round robin, keeping each one's fastest, and returns
+// the name of the one with the smallest sum and every candidate's.
+func measurePacked(cands []*isa, bf16 bool) (string, map[string]float64) {
 	if len(cands) == 1 {
-		return s.gemmName, nil
+		return cands[0].gemmName, nil
 	}
 	shapes := [][3]int{{64, 2048, 2048}, {512, 1024, 1024}}
 	seconds := map[string]float64{}
 	for _, shape := range shapes {
 		m, k, n := shape[0], shape[1], shape[2]
-		x, w, out := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+		x, out := make([]float32, m*k), make([]float32, m*n)
 		fillPattern(len(x), func(i int, v float32) { x[i] = v })
-		fillPattern(len(w), func(i int, v float32) { w[i] = v })
+		w := measureWeights(bf16, n, k)
 		best := make([]float64, len(cands))
 		for range measureRounds {
 			for j, p := range cands {
-				t := workTime(func() { gemmOn(p, out, n, m, n, k, rowMajor(x, k), weightsF32(w, k), false) })
+				t := workTime(func() {
+					if p.parts > 0 {
+						gemmDP(p, out, x, w.bf16, m, k, n)
+					} else {
+						gemmOn(p, out, n, m, n, k, rowMajor(x, k), w, false)
+					}
+				})
 				if best[j] == 0 || t < best[j] {
 					best[j] = t
 				}

@@ -107,6 +107,19 @@ type isa struct {
 	// there is none.
 	gemmName  string
 	packedAlt *isa
+	// parts is, for the VDPBF16PS packed GEMM (gemmdp.go), the bf16 parts per activation its
+	// panels of A hold (1 or 2, see dpParts); 0 for the fp32 packed kernels. dpGemm is that
+	// GEMM, a candidate for bf16 weights (see bf16Packed), nil where the CPU has none.
+	parts  int
+	dpGemm *isa
+	// dpKernel is the VDPBF16PS GEMM's micro-kernel (see gemmKernelDP8x48), which kernel calls;
+	// dpPackA packs the first pairs of a full panel of A for it (rows of x at x[r·rs], kc
+	// steps) as packPairs does, returning how many pairs it packed (nil: all in Go).
+	dpKernel func(pairs, parts int, a, b, c *float32, ldc int, add bool)
+	dpPackA  func(words []uint32, x []float32, rs, kc, width, parts int) int
+	// prefetchBF16 asks for rows rows of bytes bytes each, stride bytes apart, from w on (bf16
+	// weights gemmNarrow packs next); nil where it does not prefetch.
+	prefetchBF16 func(w *uint16, stride, rows, bytes int)
 
 	// choice is the measured path per row count for products with few rows (see pathFor) and
 	// the packed GEMM in use.
@@ -142,6 +155,12 @@ func chooseISA(limit string) *isa {
 			if err := alt.selfTestGemm(); err != nil {
 				rejected = append(rejected, alt.gemmName+" packed kernel: "+err.Error())
 				s.packedAlt = nil
+			}
+		}
+		if dp := s.dpGemm; dp != nil {
+			if err := dp.selfTestDPGemm(); err != nil {
+				rejected = append(rejected, dp.gemmName+" packed kernel: "+err.Error())
+				s.dpGemm = nil
 			}
 		}
 		return s

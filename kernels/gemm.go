@@ -5,7 +5,8 @@ package kernels
 // into kc-deep slabs; each slab of B (nc columns) and of A (mc rows) is packed into micro-panels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
-// operands' layouts (transposed or not, fp32 or bf16). Products with few rows take a variant
+// operands' layouts (transposed or not, fp32 or bf16; for the VDPBF16PS micro-kernel of
+// gemmdp.go, bf16 pairs). Products with few rows take a variant
 // without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time,
 // and those with at most 128 rows (16 for bf16) against Linear's weights one that packs no weights
 // at all (gemmFew, gemmfew.go); those with many rows let each worker pack B itself
@@ -57,6 +58,8 @@ func (o operand) from(i int) operand {
 // serves operands whose rows run along p (cs == 1); scatterPanels serves the others.
 func (o operand) pack(s *isa, panel []float32, i0, count, p0, kc, width int) {
 	switch {
+	case s.parts > 0: // cs == 1, bf16 weights and fp32 activations
+		o.packPairs(s, panel, i0, count, p0, kc, width)
 	case o.q8 != nil: // cs == 1
 		o.packQ8(s, panel, i0, count, p0, kc, width)
 	case o.bf16 != nil: // cs == 1
@@ -104,12 +107,13 @@ func (s *isa) transposedBody(count, kc, width int) int {
 // packPanels packs indices i0..i0+count of p0..p0+kc into ⌈count/width⌉ micro-panels of kc×width,
 // zero-padding the last one.
 func (o operand) packPanels(s *isa, dst []float32, i0, count, p0, kc, width int) {
-	if o.rs == 1 && o.f32 != nil {
+	if o.rs == 1 && o.f32 != nil && s.parts == 0 {
 		o.scatterPanels(dst, i0, count, p0, kc, width)
 		return
 	}
+	depth := s.depth(o, kc)
 	for q := 0; q < count; q += width {
-		panel := dst[q*kc : (q+width)*kc]
+		panel := dst[q*depth : (q+width)*depth]
 		w := min(width, count-q)
 		if w < width {
 			clear(panel)
@@ -131,6 +135,31 @@ func (o operand) scatterPanels(dst []float32, i0, count, p0, kc, width int) {
 			copy(dst[at:at+min(width, count-q)], row[q:])
 		}
 	}
+}
+
+// depthA and depthB are how many words a packed panel of A and of B holds per row or column
+// for kb steps: kb for the fp32 kernels, which take a float per step; for the VDPBF16PS one
+// (parts > 0), which takes a word per pair of steps, ⌈kb/2⌉ for B and parts·⌈kb/2⌉ for A (see
+// packPairs). depth is the one for operand o (A's holds fp32, B's the weights).
+func (s *isa) depthA(kb int) int {
+	if s.parts == 0 {
+		return kb
+	}
+	return s.parts * ((kb + 1) / 2)
+}
+
+func (s *isa) depthB(kb int) int {
+	if s.parts == 0 {
+		return kb
+	}
+	return (kb + 1) / 2
+}
+
+func (s *isa) depth(o operand, kb int) int {
+	if o.bf16 != nil {
+		return s.depthB(kb)
+	}
+	return s.depthA(kb)
 }
 
 func roundUp(n, multiple int) int { return (n + multiple - 1) / multiple * multiple }
@@ -184,7 +213,7 @@ func gemmWide(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
 		for pc := 0; pc < k; pc += s.kc {
 			kb := min(s.kc, k-pc)
 			Parallel(colPanels, func(lo, hi int) {
-				bt.packPanels(s, b[lo*s.nr*kb:], jc+lo*s.nr, min(hi*s.nr, nb)-lo*s.nr, pc, kb, s.nr)
+				bt.packPanels(s, b[lo*s.nr*s.depthB(kb):], jc+lo*s.nr, min(hi*s.nr, nb)-lo*s.nr, pc, kb, s.nr)
 			})
 			blk := block{s: s, c: c[jc:], ldc: ldc, a: a, b: b, pc: pc, kb: kb, add: add || pc > 0}
 			if byRows {
@@ -222,17 +251,20 @@ const narrowChunk = 64 << 10
 
 // gemmNarrow is gemm for A with few rows (see isa.narrow) and B stored by columns (Linear's
 // weights), typically a prefill through a large weight matrix, where the cost is streaming B
-// from memory once. A is packed whole up front, then the workers split the columns of C with a
-// single Parallel call and no barrier per slab: each packs one nr-wide micro-panel of B at a
-// time into its own L1-sized buffer and uses it at once for all rows, reading the packed slab
-// of A from L2. The columns go in chunks whose part of C stays cached across the kc slabs.
+// from memory once. A is packed whole up front (the workers splitting its slabs), then the
+// workers split the columns of C with a single Parallel call and no barrier per slab: each packs
+// one nr-wide micro-panel of B at a time into its own L1-sized buffer and uses it at once for
+// all rows, reading the packed slab of A from L2. The columns go in chunks whose part of C
+// stays cached across the kc slabs.
 func gemmNarrow(s *isa, c []float32, ldc, m, n, k int, a, bt operand, add bool) {
-	mp := roundUp(m, s.mr)
 	nw := narrow{s: s, c: c, ldc: ldc, m: m, n: n, k: k, bt: bt, add: add}
-	nw.a = make([]float32, mp*k+2) // slab pc at mp*pc; +2 for pack6F32's spill
-	for pc := 0; pc < k; pc += s.kc {
-		a.packPanels(s, nw.a[mp*pc:], 0, m, pc, min(s.kc, k-pc), s.mr)
-	}
+	slabs := (k + s.kc - 1) / s.kc
+	nw.a = make([]float32, nw.slab(k)+2*slabs)
+	Parallel(slabs, func(lo, hi int) {
+		for pc := lo * s.kc; pc < min(hi*s.kc, k); pc += s.kc {
+			a.packPanels(s, nw.a[nw.slab(pc):], 0, m, pc, min(s.kc, k-pc), s.mr)
+		}
+	})
 	Parallel((n+s.nr-1)/s.nr, nw.run)
 }
 
@@ -242,9 +274,16 @@ type narrow struct {
 	c       []float32
 	ldc     int
 	m, n, k int
-	a       []float32 // all of A, packed slab by slab
+	a       []float32 // all of A, packed slab by slab (see slab)
 	bt      operand
 	add     bool
+}
+
+// slab is where the packed slab of A from step pc (a multiple of kc) starts in nw.a: the slabs
+// lie in order, 2 floats apart for pack6F32's spill, which must not reach the next slab while
+// another worker packs it.
+func (nw *narrow) slab(pc int) int {
+	return roundUp(nw.m, nw.s.mr)*nw.s.depthA(pc) + 2*(pc/nw.s.kc)
 }
 
 // run computes column panels lo..hi of C.
@@ -253,9 +292,14 @@ func (nw *narrow) run(lo, hi int) {
 	scratch := make([]float32, min(s.kc, nw.k)*s.nr+s.mr*s.nr) // a B micro-panel, an edge tile
 	chunk := max(narrowChunk/(roundUp(nw.m, s.mr)*s.nr), 1)    // column panels per chunk
 	for j0 := lo; j0 < hi; j0 += chunk {
+		end := min(j0+chunk, hi)
 		for pc := 0; pc < nw.k; pc += s.kc {
-			for jp := j0; jp < min(j0+chunk, hi); jp++ {
-				nw.panel(jp*s.nr, pc, min(s.kc, nw.k-pc), scratch)
+			for jp := j0; jp < end; jp++ {
+				next, nextPC := jp+1, pc // the panel packed next
+				if next == end {
+					next, nextPC = j0, pc+s.kc
+				}
+				nw.panel(jp*s.nr, pc, min(s.kc, nw.k-pc), scratch, next*s.nr, nextPC)
 			}
 		}
 	}
@@ -263,14 +307,23 @@ func (nw *narrow) run(lo, hi int) {
 
 // panel packs B's micro-panel of columns col..col+nr over slab pc..pc+kb into scratch and
 // adds its product with the slab of A to C (or stores it, for the first slab of a new C).
-func (nw *narrow) panel(col, pc, kb int, scratch []float32) {
+// Where s prefetches bf16 weights, each tile first asks for its share of the rows of the panel
+// packed next (columns next.., slab nextPC), so that they come from memory during the tiles.
+func (nw *narrow) panel(col, pc, kb int, scratch []float32, next, nextPC int) {
 	s := nw.s
 	b, edge := scratch[:kb*s.nr], scratch[len(scratch)-s.mr*s.nr:]
 	cols := min(s.nr, nw.n-col)
 	nw.bt.packPanels(s, b, col, cols, pc, kb, s.nr)
-	a := nw.a[roundUp(nw.m, s.mr)*pc:]
-	for ir := 0; ir < nw.m; ir += s.mr {
-		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*kb:], b, nw.add || pc > 0, edge)
+	a := nw.a[nw.slab(pc):]
+	prefetch := s.prefetchBF16 != nil && nw.bt.bf16 != nil && nextPC < nw.k
+	tiles := (nw.m + s.mr - 1) / s.mr
+	share := (s.nr + tiles - 1) / tiles // rows of the next panel per tile
+	for t := range tiles {
+		if r0, r1 := next+t*share, min(next+(t+1)*share, next+s.nr, nw.n); prefetch && r0 < r1 {
+			s.prefetchBF16(&nw.bt.bf16[r0*nw.bt.rs+nextPC], 2*nw.bt.rs, r1-r0, 2*min(s.kc, nw.k-nextPC))
+		}
+		ir := t * s.mr
+		s.tile(nw.c[ir*nw.ldc+col:], nw.ldc, min(s.mr, nw.m-ir), cols, kb, a[ir*s.depthA(kb):], b, nw.add || pc > 0, edge)
 	}
 }
 
@@ -289,7 +342,7 @@ type block struct {
 // packing A in blocks of mc rows.
 func (blk *block) run(i0, i1, j0, j1 int) {
 	s, kb := blk.s, blk.kb
-	aSize := roundUp(min(s.mc, i1-i0), s.mr) * kb
+	aSize := roundUp(min(s.mc, i1-i0), s.mr) * s.depthA(kb)
 	scratch := make([]float32, aSize+2+s.mr*s.nr) // packed A, pack6F32's spill, an edge tile
 	packedA, edge := scratch[:aSize], scratch[aSize+2:]
 	for ic := i0; ic < i1; ic += s.mc {
@@ -298,7 +351,7 @@ func (blk *block) run(i0, i1, j0, j1 int) {
 		for jr := j0; jr < j1; jr += s.nr {
 			for ir := 0; ir < mb; ir += s.mr {
 				s.tile(blk.c[(ic+ir)*blk.ldc+jr:], blk.ldc, min(s.mr, mb-ir), min(s.nr, j1-jr), kb,
-					packedA[ir*kb:], blk.b[jr*kb:], blk.add, edge)
+					packedA[ir*s.depthA(kb):], blk.b[jr*s.depthB(kb):], blk.add, edge)
 			}
 		}
 	}
@@ -307,7 +360,7 @@ func (blk *block) run(i0, i1, j0, j1 int) {
 // tile runs the micro-kernel for one rows×cols tile of C (at most mr×nr). Partial tiles at the
 // edges go through scratch so the kernel never writes outside C.
 func (s *isa) tile(c []float32, ldc, rows, cols, kc int, a, b []float32, add bool, scratch []float32) {
-	_, _ = a[kc*s.mr-1], b[kc*s.nr-1]
+	_, _ = a[s.depthA(kc)*s.mr-1], b[s.depthB(kc)*s.nr-1]
 	if rows == s.mr && cols == s.nr {
 		_ = c[(s.mr-1)*ldc+s.nr-1]
 		s.kernel(kc, &a[0], &b[0], &c[0], ldc, add)

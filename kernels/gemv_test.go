@@ -23,8 +23,8 @@ func gemvBound(x []float32, w func(j, p int) float32, m, k, n int) (exact, bound
 // gemvBoundPath is gemvBound for bf16 weights along path p: for pathDP, dpSlack is added.
 func gemvBoundPath(x []float32, w func(j, p int) float32, m, k, n int, path path) (exact, bound []float64) {
 	rel := float64(k) * 0x1p-24
-	if path == pathDP {
-		rel += dpSlack(k)
+	if parts := dpPartsOf(path); parts > 0 {
+		rel += dpSlackParts(k, parts)
 	}
 	exact, bound = make([]float64, m*n), make([]float64, m*n)
 	for i := range m {
@@ -42,10 +42,26 @@ func gemvBoundPath(x []float32, w func(j, p int) float32, m, k, n int, path path
 }
 
 // dpSlack is what pathDP adds to the rounding bound of a k-step bf16 product, relative to
-// Σ|w·x|: x's split error (at most 2⁻¹⁶·|x| split, 2⁻⁸·|x| rounded) and the sums of its extra
-// parts.
-func dpSlack(k int) float64 {
-	return float64((dpParts-1)*k)*0x1p-24*(1+0x1p-8) + map[int]float64{1: 0x1p-8, 2: 0x1p-16}[dpParts]
+// Σ|w·x| (dpSlackParts for dpParts parts).
+func dpSlack(k int) float64 { return dpSlackParts(k, dpParts) }
+
+// dpSlackParts is what a VDPBF16PS product with parts parts of x adds to the rounding bound of a
+// k-step bf16 product, relative to Σ|w·x|: x's split error (at most 2⁻¹⁶·|x| split, 2⁻⁸·|x|
+// rounded) and the sums of its extra parts.
+func dpSlackParts(k, parts int) float64 {
+	return float64((parts-1)*k)*0x1p-24*(1+0x1p-8) + map[int]float64{1: 0x1p-8, 2: 0x1p-16}[parts]
+}
+
+// dpPartsOf is the number of bf16 parts of x a bf16 product along path p hands to VDPBF16PS:
+// dpParts on pathDP, the packed GEMM's on pathPacked where that is the VDPBF16PS one, else 0.
+func dpPartsOf(p path) int {
+	switch {
+	case p == pathDP:
+		return dpParts
+	case p == pathPacked && fast != nil:
+		return fast.bf16Packed().parts
+	}
+	return 0
 }
 
 // bf16PathInUse is the path LinearBF16 takes for m rows (pathGemv for the portable code).

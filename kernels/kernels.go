@@ -18,7 +18,9 @@
 // The VDPBF16PS path hands x to the kernels as two bf16 halves by default (each product within
 // 2⁻¹⁶ of exact; it passes the fp32 parity tolerances); LATENT_KERNELS_BF16DOT=round rounds x
 // to bf16 instead (within 2⁻⁸: beyond those tolerances, so only by this explicit choice), =off
-// drops the path. Work is spread over a persistent pool of GOMAXPROCS workers (see Parallel).
+// drops the path. Products of bf16 weights with more rows (prefill, training) take a packed
+// GEMM too, VDPBF16PS's (gemmdp.go, x split or rounded the same way) or an fp32 one, whichever
+// the same measurement at first use found faster (see RowChoice.PackedBF16). Work is spread over a persistent pool of GOMAXPROCS workers (see Parallel).
 //
 // The package imports nothing of the project.
 package kernels

@@ -157,8 +157,8 @@ func checkProducts(t *testing.T, label string, rng *rand.Rand, c productCase) {
 	LinearBF16(got, x, wb, m, k, n)
 	portable(func() { LinearBF16(want, x, wb, m, k, n) })
 	slack := 0.0
-	if bf16PathInUse(m) == pathDP {
-		slack = dpSlack(k)
+	if parts := dpPartsOf(bf16PathInUse(m)); parts > 0 {
+		slack = dpSlackParts(k, parts)
 	}
 	bf16Abs := func(idx int) float64 { return linearAbs(wWide)(idx) * (1 + slack/sumBound(k, 1)) }
 	checkClose(t, label+" LinearBF16", got, want, bf16Abs)

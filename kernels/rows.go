@@ -74,7 +74,7 @@ func linearPath(s *isa, p path, out []float32, a, bt operand, m, k, n int) {
 	case p == pathRows:
 		gemmDot(s, out, n, m, n, k, a, bt, false)
 	default:
-		gemmOn(s.packedISA(), out, n, m, n, k, a, bt, false)
+		linearPacked(s, out, a, bt, m, k, n)
 	}
 }
 

@@ -87,6 +87,37 @@ func (s *isa) selfTestGemm() error {
 	return nil
 }
 
+// selfTestDPGemm checks the VDPBF16PS packed GEMM s through its driver, packs and micro-kernel,
+// for both splits of x, on 9 rows (a full 8-row tile and an edge) of 70 steps against 49
+// weight rows (a full 48-column tile and an edge), in slabs of 32 steps, so that the kernel
+// stores and adds and B is packed both by the transposing pack and in Go. Rounded, x is exactly
+// bf16; split, x has 11 significant bits (lo parts not 0), which hi + lo hold exactly.
+func (s *isa) selfTestDPGemm() error {
+	const m, k, n = 9, 70, 49
+	w := exactData(n*k, 13)
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		wb[i] = Float32ToBF16(v)
+	}
+	for _, parts := range []int{2, 1} {
+		x := exactData(m*k, 12)
+		if parts == 2 {
+			for i := range x {
+				x[i] += float32(i%7-3) / 1024
+			}
+		}
+		want, got := make([]float32, m*n), exactData(m*n, 14)
+		linearBF16Generic(want, x, wb, m, k, n)
+		v := s.withParts(parts)
+		v.kc = 32
+		gemmDP(v, got, x, wb, m, k, n)
+		if err := sameValues(fmt.Sprintf("VDPBF16PS gemm (%d parts)", parts), got, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // selfTestQ8 checks the q8_0 kernel, where the implementation has one, on 3 rows of 3 runs
 // (a pair and a single) whose scales are powers of two, so every sum is exact.
 func (s *isa) selfTestQ8() error {

@@ -14,6 +14,59 @@ func TestSelfTestPassesOnThisCPU(t *testing.T) {
 		if err := s.selfTest(); err != nil {
 			t.Errorf("%s: %v", s.name, err)
 		}
+		if s.dpGemm != nil {
+			if err := s.dpGemm.selfTestDPGemm(); err != nil {
+				t.Errorf("%s: %v", s.dpGemm.name, err)
+			}
+		}
+	}
+}
+
+// TestSelfTestRejectsWrongDPGemm checks the self-test of the VDPBF16PS packed GEMM catches a
+// micro-kernel that drops a pair step, ignores add or drops the lo parts of x, an A pack that
+// drops them and a B pack that drops a row group.
+func TestSelfTestRejectsWrongDPGemm(t *testing.T) {
+	if fast == nil || fast.dpGemm == nil {
+		t.Skip("no VDPBF16PS packed GEMM on this CPU")
+	}
+	good := *fast.dpGemm
+	breakages := map[string]func(s *isa){
+		"drops a pair step": func(s *isa) {
+			s.dpKernel = func(pairs, parts int, a, b, c *float32, ldc int, add bool) {
+				good.dpKernel(max(pairs-1, 1), parts, a, b, c, ldc, add)
+			}
+		},
+		"ignores add": func(s *isa) {
+			s.dpKernel = func(pairs, parts int, a, b, c *float32, ldc int, add bool) {
+				good.dpKernel(pairs, parts, a, b, c, ldc, false)
+			}
+		},
+		"drops the lo parts": func(s *isa) {
+			s.dpKernel = func(pairs, parts int, a, b, c *float32, ldc int, add bool) {
+				good.dpKernel(pairs, 1, a, b, c, ldc, add)
+			}
+		},
+		"A pack drops the lo parts": func(s *isa) {
+			s.dpPackA = func(words []uint32, x []float32, rs, kc, width, parts int) int {
+				done := good.dpPackA(words, x, rs, kc, width, parts)
+				for q := range done * parts * width {
+					if q/width%parts == 1 {
+						words[q] = 0
+					}
+				}
+				return done
+			}
+		},
+		"B pack skips a row group": func(s *isa) {
+			s.packF32 = func(dst, src *float32, rs, kc, width int) { good.packF32(dst, src, rs, kc, width-8) }
+		},
+	}
+	for name, breakIt := range breakages {
+		bad := good
+		breakIt(&bad)
+		if err := bad.selfTestDPGemm(); err == nil {
+			t.Errorf("self-test passed a VDPBF16PS gemm that %s", name)
+		}
 	}
 }
 

@@ -149,18 +149,18 @@ func runBench(dir string, steps, prefill, decode int, strategy string) (*benchRe
 	return r, nil
 }
 
-// packedLine names the packed GEMM kernel chosen and the time of each candidate measured, or
-// says that there was no other to measure.
-func packedLine(c *kernels.RowChoice) string {
-	if len(c.PackedSeconds) == 0 {
-		return c.Packed + " (the only packed GEMM kernel here: nothing to measure)"
+// packedLine names the packed GEMM kernel chosen and the time of each candidate measured
+// (seconds), or says that there was no other to measure.
+func packedLine(chosen string, seconds map[string]float64) string {
+	if len(seconds) == 0 {
+		return chosen + " (the only packed GEMM kernel here: nothing to measure)"
 	}
 	var packed []string
-	for name, sec := range c.PackedSeconds {
+	for name, sec := range seconds {
 		packed = append(packed, fmt.Sprintf("%s %.3f", name, sec*1e3))
 	}
 	slices.Sort(packed)
-	return fmt.Sprintf("%s (ms on the measured shapes: %s)", c.Packed, strings.Join(packed, ", "))
+	return fmt.Sprintf("%s (ms on the measured shapes: %s)", chosen, strings.Join(packed, ", "))
 }
 
 // scoreLine lists each path's score for the weight type (its time over the fastest path's,
@@ -208,7 +208,8 @@ func printKernels(w io.Writer, refresh, asJSON bool) error {
 	fmt.Fprintf(w, "choice   %s; measured %s on %d×%d bf16 weights (%d MiB, fp32 the same bytes:\n"+
 		"         beyond the caches, as decode products of real models)\n",
 		c.Source, c.Measured.Format(time.RFC3339), c.Shape[0], c.Shape[1], c.Shape[0]*c.Shape[1]*2>>20)
-	fmt.Fprintf(w, "packed   %s\n", packedLine(c))
+	fmt.Fprintf(w, "packed   fp32 %s\n", packedLine(c.Packed, c.PackedSeconds))
+	fmt.Fprintf(w, "         bf16 %s\n", packedLine(c.PackedBF16, c.PackedBF16Seconds))
 	fmt.Fprintf(w, "rows     up to %d take the one-row path, the one whose time over the best averages least,\n"+
 		"         so that each row is computed as alone (batched requests):\n", kernels.MaxRowwise)
 	for _, weights := range []string{"bf16", "f32"} {
