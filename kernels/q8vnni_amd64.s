@@ -11,10 +11,11 @@
 // of one zmm here, and the reduction is its own: every result equals q8DotAVX2's bit for bit.
 // The 4-row kernel runs four rows of x against each weight load, each as the 1-row kernel.
 
-// Q8PF prefetches the weights 8 KiB ahead into L2. On Zen 4 (EPYC, BenchmarkStream, 15840×5280)
-// the 1-row product read its weights at 1.01–1.02 of a plain read's rate with it, 0.81–0.84
-// with PREFETCHT0 1 KiB ahead (into L1), 0.88–0.92 with PREFETCHT1 4 KiB ahead, 0.91–0.93
-// with none.
+// Q8PF prefetches the weights 8 KiB ahead into L2. On Zen 4 (EPYC, BenchmarkStream, 15840×5280,
+// one and two cores, read 19–31 GB/s under other load) the 1-row product read its weights at
+// 1.01–1.02 of a plain read's rate with it, 0.81–0.84 with PREFETCHT0 1 KiB ahead (into L1),
+// 0.88–0.92 with PREFETCHT1 4 KiB ahead, 0.91–0.93 with none. Two weight rows side by side
+// (two sums in flight) measured no better.
 #define Q8PF PREFETCHT1 8192(R8)
 
 // Q8W loads the weights of runs b, b+1 (64 int8) as unsigned bytes q+128 into Z2 and their

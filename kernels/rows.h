@@ -6,8 +6,9 @@
 // start, rows being contiguous) plus four times the offset BX along the current rows, two or
 // four lines: called once per 32 or 64 bytes of BX, they cover the next group as the loop
 // covers this one. Each row's own prefetch a fixed distance ahead (PREFETCHT0, into L1) streamed
-// worse: on Zen 4 (EPYC, one core, BenchmarkStream) a 1-row VDPBF16PS product ran at 0.50–0.52
-// of a plain read with it, 0.57–0.60 without software prefetch and 0.70–0.73 with this one.
+// worse: on Zen 4 (EPYC, one core, BenchmarkStream, read 32–34 GB/s) a 1-row VDPBF16PS product
+// ran at 0.50–0.52 of a plain read with it, 0.57–0.60 without software prefetch and 0.70–0.73
+// with this one.
 #define PFNEXT2 \
 	PREFETCHT1 (DX)(BX*4); \
 	PREFETCHT1 64(DX)(BX*4)
