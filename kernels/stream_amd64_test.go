@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 )
 
 // BenchmarkStream compares, on Huginn-0125's fused q, k, v weights (15840×5280 bf16, out of
-// cache), a plain parallel read of the weights with probes that only load them as the 1-row
+// cache) and its MLP's down projection (5280×17920, whose split x outgrows L1), a plain parallel read of the weights with probes that only load them as the 1-row
 // kernels do (probeRows4: four rows side by side, with each software prefetch, or as one
 // stream), with the 1-row bf16 product of each path and with the 1-row q8_0 product of the same
 // shape, all interleaved in one run: each reported as the read's best wall time over its own
@@ -20,7 +21,13 @@ func BenchmarkStream(b *testing.B) {
 	if fast == nil || !fast.runs(pathShared, true) || !cpu.X86.HasAVX512F {
 		b.Skip("no AVX-512 row kernels on this CPU")
 	}
-	const n, k = 15840, 5280
+	for _, shape := range [][2]int{{15840, 5280}, {5280, 17920}} {
+		b.Run(fmt.Sprintf("%dx%d", shape[0], shape[1]), func(b *testing.B) { benchmarkStream(b, shape[0], shape[1]) })
+	}
+}
+
+// benchmarkStream is BenchmarkStream on n×k weights.
+func benchmarkStream(b *testing.B, n, k int) {
 	rng := rand.New(rand.NewPCG(6, 9))
 	wb := randomBF16(rng, n*k, 0)
 	x, out := randomSlice(rng, k, 0), make([]float32, n)
