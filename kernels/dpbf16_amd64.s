@@ -46,16 +46,13 @@
 // DP33 is VDPBF16PS Z19, Z23, Z15: Z15 += x row 3 · weight row 3, pairwise.
 #define DP33 BYTE $0x62; BYTE $0x32; BYTE $0x46; BYTE $0x40; BYTE $0x52; BYTE $0xfb
 
-// DPW loads 32 bf16 of each of the four weight rows at offset BX and prefetches ahead.
+// DPW loads 32 bf16 of each of the four weight rows at offset BX and prefetches the next group.
 #define DPW \
-	VMOVDQU32  (R8)(BX*1), Z16; \
-	VMOVDQU32  (R9)(BX*1), Z17; \
-	VMOVDQU32  (R10)(BX*1), Z18; \
-	VMOVDQU32  (R11)(BX*1), Z19; \
-	PREFETCHT0 PFD(R8)(BX*1); \
-	PREFETCHT0 PFD(R9)(BX*1); \
-	PREFETCHT0 PFD(R10)(BX*1); \
-	PREFETCHT0 PFD(R11)(BX*1)
+	VMOVDQU32 (R8)(BX*1), Z16; \
+	VMOVDQU32 (R9)(BX*1), Z17; \
+	VMOVDQU32 (R10)(BX*1), Z18; \
+	VMOVDQU32 (R11)(BX*1), Z19; \
+	PFNEXT4
 
 #define DPROW0 DP00; DP01; DP02; DP03
 #define DPROW1 DP10; DP11; DP12; DP13
@@ -70,7 +67,7 @@ TEXT ·dpBF16Rows1(SB), NOSPLIT, $0-72
 	MOVQ AX, R15
 
 dp1group:
-	DPGROUP
+	PFGROUP
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -130,7 +127,7 @@ TEXT ·dpBF16Rows4(SB), NOSPLIT, $0-72
 	JEQ  dp4round
 
 dp4split:
-	DPGROUP
+	PFGROUP
 	ZERO16
 
 dp4splitk:
@@ -149,7 +146,7 @@ dp4splitk:
 	RET
 
 dp4round:
-	DPGROUP
+	PFGROUP
 	ZERO16
 
 dp4roundk:

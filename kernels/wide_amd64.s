@@ -3,7 +3,7 @@
 // Matrix-vector products over four weight rows and one or four rows of x, or two weight rows
 // and eight rows of x (the 8-row kernels at the end), with fp32 FMAs, for bf16 weights
 // (widened in registers, VPMOVZXWD + VPSLLD) and fp32 weights: the same frame as the VDPBF16PS
-// kernels of dpbf16_amd64.s (whose DPARGS, DPGROUP, REDUCE, ZERO16 and STORE16 they share, in
+// kernels of dpbf16_amd64.s (whose DPARGS, DPGROUP, PFGROUP, REDUCE, ZERO16 and STORE16 they share, in
 // rows.h), 16 steps per iteration. Every (x row, weight row) pair has one accumulator and one
 // fixed reduction, so the 4- and 8-row kernels' results equal the 1-row kernels' bit for bit.
 
@@ -14,31 +14,27 @@
 #define FROW2 VFMADD231PS Z16, Z22, Z8; VFMADD231PS Z17, Z22, Z9; VFMADD231PS Z18, Z22, Z10; VFMADD231PS Z19, Z22, Z11
 #define FROW3 VFMADD231PS Z16, Z23, Z12; VFMADD231PS Z17, Z23, Z13; VFMADD231PS Z18, Z23, Z14; VFMADD231PS Z19, Z23, Z15
 
-// WIDEBF16 loads 16 bf16 of each of the four weight rows at offset BX, widened, and prefetches.
+// WIDEBF16 loads 16 bf16 of each of the four weight rows at offset BX, widened, and prefetches
+// the next group (PFGROUP, PFNEXT2).
 #define WIDEBF16 \
-	VPMOVZXWD  (R8)(BX*1), Z16; \
-	VPMOVZXWD  (R9)(BX*1), Z17; \
-	VPMOVZXWD  (R10)(BX*1), Z18; \
-	VPMOVZXWD  (R11)(BX*1), Z19; \
-	VPSLLD     $16, Z16, Z16; \
-	VPSLLD     $16, Z17, Z17; \
-	VPSLLD     $16, Z18, Z18; \
-	VPSLLD     $16, Z19, Z19; \
-	PREFETCHT0 PFD(R8)(BX*1); \
-	PREFETCHT0 PFD(R9)(BX*1); \
-	PREFETCHT0 PFD(R10)(BX*1); \
-	PREFETCHT0 PFD(R11)(BX*1)
+	VPMOVZXWD (R8)(BX*1), Z16; \
+	VPMOVZXWD (R9)(BX*1), Z17; \
+	VPMOVZXWD (R10)(BX*1), Z18; \
+	VPMOVZXWD (R11)(BX*1), Z19; \
+	VPSLLD    $16, Z16, Z16; \
+	VPSLLD    $16, Z17, Z17; \
+	VPSLLD    $16, Z18, Z18; \
+	VPSLLD    $16, Z19, Z19; \
+	PFNEXT2
 
-// WIDEF32 loads 16 fp32 of each of the four weight rows at offset BX and prefetches.
+// WIDEF32 loads 16 fp32 of each of the four weight rows at offset BX and prefetches the next
+// group.
 #define WIDEF32 \
-	VMOVUPS    (R8)(BX*1), Z16; \
-	VMOVUPS    (R9)(BX*1), Z17; \
-	VMOVUPS    (R10)(BX*1), Z18; \
-	VMOVUPS    (R11)(BX*1), Z19; \
-	PREFETCHT0 PFD(R8)(BX*1); \
-	PREFETCHT0 PFD(R9)(BX*1); \
-	PREFETCHT0 PFD(R10)(BX*1); \
-	PREFETCHT0 PFD(R11)(BX*1)
+	VMOVUPS (R8)(BX*1), Z16; \
+	VMOVUPS (R9)(BX*1), Z17; \
+	VMOVUPS (R10)(BX*1), Z18; \
+	VMOVUPS (R11)(BX*1), Z19; \
+	PFNEXT4
 
 // STORE4 stores the four sums of the 1-row kernels and moves to the next group of weight rows.
 #define STORE4 \
@@ -169,7 +165,7 @@ TEXT ·wideBF16Rows1(SB), NOSPLIT, $0-72
 	SHLQ $1, R13
 
 wb1group:
-	DPGROUP
+	PFGROUP
 	ZERO4
 
 wb1k:
@@ -193,7 +189,7 @@ TEXT ·wideBF16Rows4(SB), NOSPLIT, $0-72
 	LEAQ (R13)(R13*2), R15
 
 wb4group:
-	DPGROUP
+	PFGROUP
 	ZERO16
 
 wb4k:
@@ -221,7 +217,7 @@ TEXT ·wideF32Rows1(SB), NOSPLIT, $0-72
 	SHLQ $1, R14
 
 wf1group:
-	DPGROUP
+	PFGROUP
 	ZERO4
 
 wf1k:
@@ -247,7 +243,7 @@ TEXT ·wideF32Rows4(SB), NOSPLIT, $0-72
 	LEAQ (R13)(R13*2), R15
 
 wf4group:
-	DPGROUP
+	PFGROUP
 	ZERO16
 
 wf4k:
