@@ -190,8 +190,16 @@ func (s *isa) packedCandidates() []*isa {
 }
 
 // packedNamed is s's packed GEMM candidate named name, nil if there is none.
-func (s *isa) packedNamed(name string) *isa {
-	for _, p := range s.packedCandidates() {
+func (s *isa) packedNamed(name string) *isa { return candidateNamed(s.packedCandidates(), name) }
+
+// bf16PackedNamed is s's packed GEMM candidate for bf16 weights named name, nil if there is none.
+func (s *isa) bf16PackedNamed(name string) *isa {
+	return candidateNamed(s.bf16PackedCandidates(), name)
+}
+
+// candidateNamed is the candidate among cands whose GEMM kernel is named name, nil if none is.
+func candidateNamed(cands []*isa, name string) *isa {
+	for _, p := range cands {
 		if p.gemmName == name {
 			return p
 		}
@@ -204,16 +212,6 @@ func (s *isa) setPacked(name string) {
 	if p := s.packedNamed(name); p != nil {
 		s.choice.packed.Store(p)
 	}
-}
-
-// bf16PackedNamed is s's packed GEMM candidate for bf16 weights named name, nil if there is none.
-func (s *isa) bf16PackedNamed(name string) *isa {
-	for _, p := range s.bf16PackedCandidates() {
-		if p.gemmName == name {
-			return p
-		}
-	}
-	return nil
 }
 
 // setPackedBF16 makes the candidate named name s's packed GEMM for bf16 weights, if s has one

@@ -100,13 +100,9 @@ func TestDPGemmNonFinite(t *testing.T) {
 			for i := range w {
 				w[i] = Float32ToBF16(0.5)
 			}
-			w[1*k+p] = Float32ToBF16(float32(math.Inf(1)))
-			w[2*k+p] = Float32ToBF16(float32(math.Inf(-1)))
-			w[3*k+p] = Float32ToBF16(float32(math.NaN()))
-			w[4*k+p], w[4*k+(p+1)%k] = Float32ToBF16(float32(math.Inf(1))), Float32ToBF16(float32(math.Inf(-1)))
+			want := plantNonFinite(w, k, p)
 			out := make([]float32, m*n)
 			gemmDP(s, out, x, w, m, k, n)
-			want := []float64{k * 0.5, math.Inf(1), math.Inf(-1), math.NaN(), math.NaN(), k * 0.5}
 			for i, v := range out {
 				if e := want[i%n]; !(float64(v) == e || math.IsNaN(e) && v != v) {
 					t.Fatalf("%s: non-finite weight at step %d: out(%d, %d) = %g, want %g", s.name, p, i/n, i%n, v, e)

@@ -162,13 +162,9 @@ func TestGemvNonFinite(t *testing.T) {
 			for i := range w {
 				w[i] = Float32ToBF16(0.5)
 			}
-			w[1*k+p] = Float32ToBF16(float32(math.Inf(1)))
-			w[2*k+p] = Float32ToBF16(float32(math.Inf(-1)))
-			w[3*k+p] = Float32ToBF16(float32(math.NaN()))
-			w[4*k+p], w[4*k+(p+1)%k] = Float32ToBF16(float32(math.Inf(1))), Float32ToBF16(float32(math.Inf(-1)))
+			want := plantNonFinite(w, k, p)
 			out := make([]float32, n)
 			LinearBF16(out, x, w, 1, k, n)
-			want := []float64{k * 0.5, math.Inf(1), math.Inf(-1), math.NaN(), math.NaN(), k * 0.5}
 			for j, v := range out {
 				if !(float64(v) == want[j] || math.IsNaN(want[j]) && v != v) {
 					t.Fatalf("%s: non-finite weight at column %d: out = %v, want %v", name, p, out, want)
@@ -272,4 +268,15 @@ func BenchmarkMeasureBandwidth(b *testing.B) {
 	for b.Loop() {
 		b.ReportMetric(MeasureBandwidth(1<<30), "GB/s")
 	}
+}
+
+// plantNonFinite puts +Inf, −Inf, NaN and +Inf beside −Inf at step p of weight rows 1 to 4 of
+// w (six rows of k, all else 0.5, to be multiplied by x of ones) and returns what each of the
+// six outputs must then be.
+func plantNonFinite(w []uint16, k, p int) []float64 {
+	w[1*k+p] = Float32ToBF16(float32(math.Inf(1)))
+	w[2*k+p] = Float32ToBF16(float32(math.Inf(-1)))
+	w[3*k+p] = Float32ToBF16(float32(math.NaN()))
+	w[4*k+p], w[4*k+(p+1)%k] = Float32ToBF16(float32(math.Inf(1))), Float32ToBF16(float32(math.Inf(-1)))
+	return []float64{float64(k) * 0.5, math.Inf(1), math.Inf(-1), math.NaN(), math.NaN(), float64(k) * 0.5}
 }
