@@ -65,7 +65,11 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
 	kernels := rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}
-	if s.dpBF16Rows8 != nil {
+	// The 8-row kernel takes rounded x only: on Zen 4 (EPYC, 2 cores, BenchmarkRows, 15840×5280)
+	// an 8-row kernel for split x took 8.4 ms for 8 rows and 14.8 for 16 where the 4-row one takes
+	// 7.2 and 13.0 (at 0.85 of the VDPBF16PS peak already), while rounded x takes 5.4 and 8.6
+	// with it, 6.8 and 10.3 without.
+	if s.dpBF16Rows8 != nil && parts == 1 {
 		kernels.stretched = []rowsStretched[uint16, uint16]{{8, s.dpBF16Rows8}}
 	}
 	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, kernels, dotBF16Generic)

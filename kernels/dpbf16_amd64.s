@@ -191,7 +191,7 @@ dp4roundk:
 	PREFETCHT1 (SI)(BX*1); \
 	PREFETCHT1 (DX)(BX*1)
 
-// DP8X loads 32 steps of part off/64 of the eight x rows and adds their products.
+// DP8X loads 32 steps of the eight x rows at off and adds their products.
 #define DP8X(off) \
 	VMOVDQU32 off(AX), Z28; \
 	DP8X0; \
@@ -221,8 +221,9 @@ dp4roundk:
 	XORQ BX, BX
 
 // func dpBF16Rows8(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32)
-// dpBF16Rows1 for eight rows of prepared x (row i at x[i·ldx], its outputs at out[i·ldo]), over
-// part of k as mode says (see rows.h), sharing every load of the weights.
+// dpBF16Rows1 for eight rows of x prepared in one part (parts must be 1: see gemvDP; row i at
+// x[i·ldx], its outputs at out[i·ldo]), over part of k as mode says (see rows.h), sharing every
+// load of the weights.
 TEXT ·dpBF16Rows8(SB), NOSPLIT, $0-88
 	ROWS8ARGS
 	X8STRIDES
@@ -230,30 +231,15 @@ TEXT ·dpBF16Rows8(SB), NOSPLIT, $0-88
 dp8group:
 	DPGROUP8
 	START8(dp8resumed, dp8started)
-	CMPQ parts+64(FP), $1
-	JEQ  dp8round
 
-dp8split:
-	DP8W
-	DP8X(0)
-	DP8X(64)
-	ADDQ $128, AX
-	ADDQ $128, R10
-	ADDQ $64, BX
-	CMPQ BX, CX
-	JB   dp8split
-	JMP  dp8store
-
-dp8round:
+dp8k:
 	DP8W
 	DP8X(0)
 	ADDQ $64, AX
 	ADDQ $64, R10
 	ADDQ $64, BX
 	CMPQ BX, CX
-	JB   dp8round
-
-dp8store:
+	JB   dp8k
 	STORE2x8(dp8spill, dp8next)
 	JNZ dp8group
 	VZEROUPPER

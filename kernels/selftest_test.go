@@ -170,15 +170,6 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.dpBF16Rows8(out, ldo, x, ldx, w, k, ldw, rows, parts, mode&^rowsResume, acc)
 			}
 		},
-		"VDPBF16PS 8-row kernel reads split x as one part": func(s *isa) {
-			if good.dpBF16Rows8 == nil {
-				s.dot = func(a, b *float32, n int) float32 { return 0 }
-				return
-			}
-			s.dpBF16Rows8 = func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32) {
-				good.dpBF16Rows8(out, ldo, x, ldx, w, k, ldw, rows, 1, mode, acc)
-			}
-		},
 		"4-row fp32 kernel drops a step": func(s *isa) {
 			breakPlain(s, &s.sharedF32, 4, func(run rowKernel[float32, float32]) rowKernel[float32, float32] {
 				return func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
