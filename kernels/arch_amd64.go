@@ -69,7 +69,7 @@ func addAVX512Extensions(s *isa) {
 	s.sharedF32 = rowKernels[float32, float32]{stretched: []rowsStretched[float32, float32]{{8, wideF32Rows8}},
 		plain: []rowsPlain[float32, float32]{{4, wideF32Rows4}, {1, wideF32Rows1}}}
 	if cpu.X86.HasAVX512BF16 && dpParts > 0 {
-		s.dpBF16Rows1, s.dpBF16Rows4, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpLoopBF16
+		s.dpBF16Rows1, s.dpBF16Rows4, s.dpBF16Rows8, s.dpLoop = dpBF16Rows1, dpBF16Rows4, dpBF16Rows8, dpLoopBF16
 		s.dpGemm = dpPacked(dpParts, &isa{dpKernel: gemmKernelDP8x48, packF32: packTransposeF32AVX2, dpPackA: dpPackA, prefetchBF16: prefetchRows})
 		s.name += map[int]string{1: "+bf16dot-round", 2: "+bf16dot"}[dpParts]
 	}
@@ -139,6 +139,9 @@ func dpBF16Rows1(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, r
 func dpBF16Rows4(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
+func dpBF16Rows8(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32)
+
+//go:noescape
 func dpLoopBF16(n int)
 
 //go:noescape
@@ -148,7 +151,7 @@ func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw
 func wideBF16Rows4(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 
 //go:noescape
-func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32)
 
 //go:noescape
 func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
@@ -157,7 +160,7 @@ func wideF32Rows1(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw
 func wideF32Rows4(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int)
 
 //go:noescape
-func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts, mode int, acc *float32)
 
 //go:noescape
 func wideBF16Rows1AVX2(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)

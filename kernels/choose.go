@@ -31,8 +31,9 @@ import (
 // products (and passed the self-test), so a choice can only cost speed.
 
 // cacheVersion changes whenever the cache's meaning does (paths, measured shape, fields), or
-// its timings stop describing the kernels (6: the AVX-512 row and q8_0 kernels prefetch into L2).
-const cacheVersion = 6
+// its timings stop describing the kernels (6: the AVX-512 row and q8_0 kernels prefetch into L2;
+// 7: pathDP runs eight rows of x at once).
+const cacheVersion = 7
 
 // measureK is the length of the measured weight rows (Huginn-0125's are 5280 and 17920 long).
 const measureK = 5120

@@ -64,7 +64,15 @@ func gemvDP(s *isa, out, x []float32, w []uint16, m, k, n, parts int) {
 	for i := range m {
 		splitBF16(xs[i*ldx:(i+1)*ldx], x[i*k:i*k+body], parts)
 	}
-	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}, dotBF16Generic)
+	kernels := rowKernels[uint16, uint16]{plain: []rowsPlain[uint16, uint16]{{4, s.dpBF16Rows4}, {1, s.dpBF16Rows1}}}
+	// The 8-row kernel takes rounded x only: on Zen 4 (EPYC, 2 cores, BenchmarkRows, 15840×5280)
+	// an 8-row kernel for split x took 8.4 ms for 8 rows and 14.8 for 16 where the 4-row one takes
+	// 7.2 and 13.0 (at 0.85 of the VDPBF16PS peak already), while rounded x takes 5.4 and 8.6
+	// with it, 6.8 and 10.3 without.
+	if s.dpBF16Rows8 != nil && parts == 1 {
+		kernels.stretched = []rowsStretched[uint16, uint16]{{8, s.dpBF16Rows8}}
+	}
+	gemvRows(out, xs, ldx, x, w, m, k, n, body, parts, kernels, dotBF16Generic)
 	if parts == 2 {
 		redoNaNs(out, x, w, m, k, n)
 	}
@@ -88,12 +96,12 @@ func redoNaNs(out, x []float32, w []uint16, m, k, n int) {
 // (the 1-row kernel), two or four (row i at x[i·ldx]).
 type rowKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts int)
 
-// stretchKernel is a kernel of gemvRows for several rows of x (rowKernel's product) that can
-// cover k steps of a longer product, as mode says: rowsResume starts from the accumulators in
+// stretchKernel is a kernel of gemvRows for several rows of x (rowKernel's product, x in parts
+// per step as there) that can cover k steps of a longer product, as mode says: rowsResume starts from the accumulators in
 // acc (at most 1 KiB per pair of weight rows) instead of zero, rowsFinish stores the sums to
 // out, and without it the accumulators go back to acc, so a product split along k keeps its
 // bits.
-type stretchKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, mode int, acc *float32)
+type stretchKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts, mode int, acc *float32)
 
 // The modes of a stretchKernel call.
 const (
@@ -102,7 +110,8 @@ const (
 )
 
 // A stretchKernel call covers stretchSteps steps of k when k is longer, for stretchBlock
-// weight rows at a time: that stretch of the rows of x, at most 16 KiB in fp32 (8 rows), stays
+// weight rows at a time: that stretch of the rows of x, at most 16 KiB (8 rows in fp32 or in two
+// bf16 parts), stays
 // in L1 while the weight rows pass over it, and their accumulators fill at most stretchAcc
 // floats.
 const (
@@ -135,12 +144,12 @@ type rowsPlain[X, W float32 | uint16] struct {
 func (k rowKernels[X, W]) ok() bool { return len(k.plain) > 0 }
 
 // gemvRowsStretched runs kernel over weight rows b…b+rows (the block of gemvRows) for x rows
-// i…i+kernel.rows-1, in stretches of stretchSteps where body is longer, acc (stretchAcc floats)
-// holding the accumulators.
-func gemvRowsStretched[X, W float32 | uint16](kernel rowsStretched[X, W], out []float32, xs []X, ldx int, w []W, i, b, rows, k, n, body int, acc []float32) {
+// i…i+kernel.rows-1 (parts elements of xs per step), in stretches of stretchSteps where body
+// is longer, acc (stretchAcc floats) holding the accumulators.
+func gemvRowsStretched[X, W float32 | uint16](kernel rowsStretched[X, W], out []float32, xs []X, ldx int, w []W, i, b, rows, k, n, body, parts int, acc []float32) {
 	_ = out[(i+kernel.rows-1)*n+b+rows-1]
 	if body <= stretchSteps {
-		kernel.run(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, rowsFinish, &acc[0])
+		kernel.run(&out[i*n+b], n, &xs[i*ldx], ldx, &w[b*k], body, k, rows, parts, rowsFinish, &acc[0])
 		return
 	}
 	for r := b; r < b+rows; r += stretchBlock {
@@ -152,7 +161,7 @@ func gemvRowsStretched[X, W float32 | uint16](kernel rowsStretched[X, W], out []
 			if c+stretchSteps >= body {
 				mode |= rowsFinish
 			}
-			kernel.run(&out[i*n+r], n, &xs[i*ldx+c], ldx, &w[r*k+c], min(stretchSteps, body-c), k, min(stretchBlock, b+rows-r), mode, &acc[0])
+			kernel.run(&out[i*n+r], n, &xs[i*ldx+parts*c], ldx, &w[r*k+c], min(stretchSteps, body-c), k, min(stretchBlock, b+rows-r), parts, mode, &acc[0])
 		}
 	}
 }
@@ -189,7 +198,7 @@ func gemvRows[X, W float32 | uint16](out []float32, xs []X, ldx int, x []float32
 					if acc == nil {
 						acc = make([]float32, stretchAcc)
 					}
-					gemvRowsStretched(kernel, out, xs, ldx, w, i, b, rows, k, n, body, acc)
+					gemvRowsStretched(kernel, out, xs, ldx, w, i, b, rows, k, n, body, parts, acc)
 				}
 			}
 			for _, kernel := range kernels.plain {

@@ -6,18 +6,21 @@ import (
 	"testing"
 )
 
-// TestPathsRowExact checks, for every path and weight type this CPU has, that an m-row
-// product equals m one-row products along the same path bit for bit (m = 2…17, awkward k and
-// n): what lets rows of different sequences share one product.
+// TestPathsRowExact checks, for every path and weight type this CPU has (pathDP with x split
+// and rounded), that an m-row product equals m one-row products along the same path bit for
+// bit (m = 2…17, awkward k and n): what lets rows of different sequences share one product.
 func TestPathsRowExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
+	saved := dpParts
+	defer func() { dpParts = saved }()
 	forEachISA(t, func(name string) {
-		for p := range numPaths {
+		for _, p := range rowExactPaths(saved) {
+			dpParts = p.parts
 			for _, kn := range [][2]int{{5, 7}, {67, 13}, {517, 67}, {1000, 40}} {
 				k, n := kn[0], kn[1]
 				w, wb := randomSlice(rng, n*k, 1), randomBF16(rng, n*k, 1)
 				for _, bf16 := range []bool{false, true} {
-					if !fast.runs(p, bf16) {
+					if !fast.runs(p.path, bf16) {
 						continue
 					}
 					bt := weightsF32(w, k)
@@ -27,12 +30,12 @@ func TestPathsRowExact(t *testing.T) {
 					for m := 2; m <= MaxFewRows+1; m++ {
 						x := randomSlice(rng, m*k, 1)
 						got := make([]float32, m*n)
-						linearPath(fast, p, got, rowMajor(x, k), bt, m, k, n)
+						linearPath(fast, p.path, got, rowMajor(x, k), bt, m, k, n)
 						for i := range m {
 							want := make([]float32, n)
-							linearPath(fast, p, want, rowMajor(x[i*k:(i+1)*k], k), bt, 1, k, n)
+							linearPath(fast, p.path, want, rowMajor(x[i*k:(i+1)*k], k), bt, 1, k, n)
 							if !slices.Equal(got[i*n:(i+1)*n], want) {
-								t.Errorf("%s %s bf16=%v k=%d n=%d m=%d: row %d differs from the row alone", name, p, bf16, k, n, m, i)
+								t.Errorf("%s %s (%d parts) bf16=%v k=%d n=%d m=%d: row %d differs from the row alone", name, p.path, dpParts, bf16, k, n, m, i)
 							}
 						}
 					}
@@ -40,6 +43,25 @@ func TestPathsRowExact(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rowExactPath is a path of TestPathsRowExact with the parts of x pathDP takes along it.
+type rowExactPath struct {
+	path
+	parts int
+}
+
+// rowExactPaths lists every path with parts (the package's), pathDP also with the other
+// split of x where parts is not 0 (off).
+func rowExactPaths(parts int) []rowExactPath {
+	var list []rowExactPath
+	for p := range numPaths {
+		list = append(list, rowExactPath{p, parts})
+		if p == pathDP && parts > 0 {
+			list = append(list, rowExactPath{p, 3 - parts})
+		}
+	}
+	return list
 }
 
 // TestQ8RowExact checks that LinearQ8's m-row product (LinearQ8Rows' for m = MaxFewRows+1)

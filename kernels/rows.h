@@ -111,3 +111,82 @@
 	LEAQ   (R11)(R14*1), R8; \
 	DECQ   R12
 
+
+// The 8-row (stretched) kernels of wide_amd64.s and dpbf16_amd64.s: two weight rows (Z26, Z27)
+// against eight rows of x (rows 0–3 from AX, 4–7 from R10, strides R13 and R15 = 3·R13; each x
+// load serves both weight rows), each pair (x row i, weight row j) with its own accumulator
+// Z(2i+j): the 1-row kernels' order, so the same bits, with each weight load serving eight rows
+// of x. So that a stretch of k of the eight x rows can stay in L1 while several weight rows pass
+// over it, a call may cover only part of k: mode's bit 0 (rowsResume) starts each pair's
+// accumulators from acc (16 zmm, 1 KiB, per pair of weight rows, in order) instead of zero, and
+// bit 1 (rowsFinish) stores the reduced sums to out instead of the accumulators to acc,
+// unreduced (so a product split in k keeps its bits). Their arguments are the row kernels'
+// with mode and acc after parts.
+
+// ROWS8ARGS loads the 8-row kernels' arguments: ROWARGS's, pairs of weight rows in R12, acc in
+// R11; X8STRIDES then puts three x row strides in R15 (R13 in bytes by then).
+#define ROWS8ARGS \
+	ROWARGS; \
+	SHLQ $1, R12; \
+	MOVQ acc+80(FP), R11
+
+#define X8STRIDES LEAQ (R13)(R13*2), R15
+
+// ACC16(op) moves the sixteen accumulators between Z0–Z15 and the pair's 1 KiB at R11.
+#define ACC16(op) \
+	op(Z0, 0); op(Z1, 64); op(Z2, 128); op(Z3, 192); op(Z4, 256); op(Z5, 320); op(Z6, 384); op(Z7, 448); \
+	op(Z8, 512); op(Z9, 576); op(Z10, 640); op(Z11, 704); op(Z12, 768); op(Z13, 832); op(Z14, 896); op(Z15, 960)
+
+#define LOADACC(z, off) VMOVUPS off(R11), z
+#define SPILLACC(z, off) VMOVUPS z, off(R11)
+
+// START8 zeroes the accumulators or, with rowsResume, loads them from acc.
+#define START8(resumed, started) \
+	TESTQ $1, mode+72(FP); \
+	JNZ   resumed; \
+	ZERO16; \
+	JMP   started; \
+resumed: \
+	ACC16(LOADACC); \
+started:
+
+// STORE2x8 stores the sixteen sums (x row i's two at out + i·ldo, ldo read again into DX,
+// which a kernel may have used, R10 walking the rows) or, without rowsFinish, the accumulators
+// to acc; then it moves to the next pair of weight rows and its acc, ending with the flags of
+// the pair count.
+#define STORE2x8(spill, next) \
+	TESTQ  $2, mode+72(FP); \
+	JZ     spill; \
+	MOVQ   ldo+8(FP), DX; \
+	SHLQ   $2, DX; \
+	REDUCE(Z0, Y0, X0, (DI)); \
+	REDUCE(Z1, Y1, X1, 4(DI)); \
+	LEAQ   (DI)(DX*1), R10; \
+	REDUCE(Z2, Y2, X2, (R10)); \
+	REDUCE(Z3, Y3, X3, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z4, Y4, X4, (R10)); \
+	REDUCE(Z5, Y5, X5, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z6, Y6, X6, (R10)); \
+	REDUCE(Z7, Y7, X7, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z8, Y8, X8, (R10)); \
+	REDUCE(Z9, Y9, X9, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z10, Y10, X10, (R10)); \
+	REDUCE(Z11, Y11, X11, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z12, Y12, X12, (R10)); \
+	REDUCE(Z13, Y13, X13, 4(R10)); \
+	ADDQ   DX, R10; \
+	REDUCE(Z14, Y14, X14, (R10)); \
+	REDUCE(Z15, Y15, X15, 4(R10)); \
+	JMP    next; \
+spill: \
+	ACC16(SPILLACC); \
+next: \
+	ADDQ   $1024, R11; \
+	ADDQ   $8, DI; \
+	LEAQ   (R9)(R14*1), R8; \
+	DECQ   R12

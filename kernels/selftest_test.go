@@ -152,6 +152,24 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				good.dpBF16Rows1(out, ldo, x, ldx, w, k-dpStep, ldw, rows, parts)
 			}
 		},
+		"VDPBF16PS 8-row kernel drops a step": func(s *isa) {
+			if good.dpBF16Rows8 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.dpBF16Rows8 = func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32) {
+				good.dpBF16Rows8(out, ldo, x, ldx, w, k-dpStep, ldw, rows, parts, mode, acc)
+			}
+		},
+		"VDPBF16PS 8-row kernel ignores resume": func(s *isa) {
+			if good.dpBF16Rows8 == nil {
+				s.dot = func(a, b *float32, n int) float32 { return 0 }
+				return
+			}
+			s.dpBF16Rows8 = func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32) {
+				good.dpBF16Rows8(out, ldo, x, ldx, w, k, ldw, rows, parts, mode&^rowsResume, acc)
+			}
+		},
 		"4-row fp32 kernel drops a step": func(s *isa) {
 			breakPlain(s, &s.sharedF32, 4, func(run rowKernel[float32, float32]) rowKernel[float32, float32] {
 				return func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts int) {
@@ -193,8 +211,8 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				return
 			}
 			run := s.sharedBF16.stretched[0].run
-			s.sharedBF16.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32) {
-				run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, mode, acc)
+			s.sharedBF16.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k-sharedStep, ldw, rows, parts, mode, acc)
 			}
 		},
 		"stretched fp32 kernel ignores resume": func(s *isa) {
@@ -204,8 +222,8 @@ func TestSelfTestRejectsWrongKernels(t *testing.T) {
 				return
 			}
 			run := s.sharedF32.stretched[0].run
-			s.sharedF32.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32) {
-				run(out, ldo, x, ldx, w, k, ldw, rows, mode&^rowsResume, acc)
+			s.sharedF32.stretched[0].run = func(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts, mode int, acc *float32) {
+				run(out, ldo, x, ldx, w, k, ldw, rows, parts, mode&^rowsResume, acc)
 			}
 		},
 		"axpy drops a block": func(s *isa) {

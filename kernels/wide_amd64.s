@@ -59,14 +59,15 @@
 	VMOVUPS (AX)(R13*2), Z22; \
 	VMOVUPS (AX)(R15*1), Z23
 
-// The 8-row kernels: two weight rows (Z26, Z27) against eight rows of x (rows 0–3 from AX,
-// 4–7 from R10, strides R13 and R15 = 3·R13; each x load serves both weight rows), each pair (x row i,
-// weight row j) with its own accumulator Z(2i+j): the 1-row kernels' order, so the same bits,
-// with each weight load serving eight rows of x. So that a stretch of k of the eight x rows
-// can stay in L1 while several weight rows pass over it, a call may cover only part of k:
-// mode's bit 0 (rowsResume) starts each pair's accumulators from acc (16 zmm, 1 KiB, per pair
-// of weight rows, in order) instead of zero, and bit 1 (rowsFinish) stores the reduced sums to
-// out instead of the accumulators to acc, unreduced (so a product split in k keeps its bits).
+// The 8-row kernels (see rows.h) load x with FMAX, which adds the products of one x row with
+// both weight rows.
+
+// GROUP2 points R9 at the weight row after R8, R10 at x row 4, and restarts the walk along k.
+#define GROUP2 \
+	LEAQ (R8)(R14*1), R9; \
+	LEAQ (SI)(R13*4), R10; \
+	XORQ BX, BX; \
+	MOVQ SI, AX
 
 // FMAX loads 16 steps of one x row from addr into z and adds its products with both weight
 // rows into a0 (Z26's) and a1 (Z27's).
@@ -84,78 +85,6 @@
 	FMAX((R10)(R13*1), Z29, Z10, Z11); \
 	FMAX((R10)(R13*2), Z30, Z12, Z13); \
 	FMAX((R10)(R15*1), Z31, Z14, Z15)
-
-// ROWS8ARGS loads the 8-row kernels' arguments: ROWARGS's, x strides in R13 and R15, pairs of
-// weight rows in R12, acc in R11.
-#define ROWS8ARGS \
-	ROWARGS; \
-	SHLQ $1, R13; \
-	LEAQ (R13)(R13*2), R15; \
-	SHLQ $1, R12; \
-	MOVQ acc+72(FP), R11
-
-// GROUP2 points R9 at the weight row after R8, R10 at x row 4, and restarts the walk along k.
-#define GROUP2 \
-	LEAQ (R8)(R14*1), R9; \
-	LEAQ (SI)(R13*4), R10; \
-	XORQ BX, BX; \
-	MOVQ SI, AX
-
-// ACC16(op) moves the sixteen accumulators between Z0–Z15 and the pair's 1 KiB at R11.
-#define ACC16(op) \
-	op(Z0, 0); op(Z1, 64); op(Z2, 128); op(Z3, 192); op(Z4, 256); op(Z5, 320); op(Z6, 384); op(Z7, 448); \
-	op(Z8, 512); op(Z9, 576); op(Z10, 640); op(Z11, 704); op(Z12, 768); op(Z13, 832); op(Z14, 896); op(Z15, 960)
-
-#define LOADACC(z, off) VMOVUPS off(R11), z
-#define SPILLACC(z, off) VMOVUPS z, off(R11)
-
-// START8 zeroes the accumulators or, with rowsResume, loads them from acc.
-#define START8(resumed, started) \
-	TESTQ $1, mode+64(FP); \
-	JNZ   resumed; \
-	ZERO16; \
-	JMP   started; \
-resumed: \
-	ACC16(LOADACC); \
-started:
-
-// STORE2x8 stores the sixteen sums (x row i's two at out + i·ldo, R10 walking the rows) or,
-// without rowsFinish, the accumulators to acc; then it moves to the next pair of weight rows
-// and its acc, ending with the flags of the pair count.
-#define STORE2x8(spill, next) \
-	TESTQ  $2, mode+64(FP); \
-	JZ     spill; \
-	REDUCE(Z0, Y0, X0, (DI)); \
-	REDUCE(Z1, Y1, X1, 4(DI)); \
-	LEAQ   (DI)(DX*1), R10; \
-	REDUCE(Z2, Y2, X2, (R10)); \
-	REDUCE(Z3, Y3, X3, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z4, Y4, X4, (R10)); \
-	REDUCE(Z5, Y5, X5, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z6, Y6, X6, (R10)); \
-	REDUCE(Z7, Y7, X7, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z8, Y8, X8, (R10)); \
-	REDUCE(Z9, Y9, X9, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z10, Y10, X10, (R10)); \
-	REDUCE(Z11, Y11, X11, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z12, Y12, X12, (R10)); \
-	REDUCE(Z13, Y13, X13, 4(R10)); \
-	ADDQ   DX, R10; \
-	REDUCE(Z14, Y14, X14, (R10)); \
-	REDUCE(Z15, Y15, X15, 4(R10)); \
-	JMP    next; \
-spill: \
-	ACC16(SPILLACC); \
-next: \
-	ADDQ   $1024, R11; \
-	ADDQ   $8, DI; \
-	LEAQ   (R9)(R14*1), R8; \
-	DECQ   R12
 
 // func wideBF16Rows1(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts int)
 // out[r] = x · w[r] for r < rows (a positive multiple of 4), k a positive multiple of 16; ldo,
@@ -262,11 +191,13 @@ wf4k:
 	VZEROUPPER
 	RET
 
-// func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, mode int, acc *float32)
+// func wideBF16Rows8(out *float32, ldo int, x *float32, ldx int, w *uint16, k, ldw, rows, parts, mode int, acc *float32)
 // wideBF16Rows1 for eight rows of x (row i at x[i·ldx], outputs at out[i·ldo]), over part
 // of k as mode says (see above).
-TEXT ·wideBF16Rows8(SB), NOSPLIT, $0-80
+TEXT ·wideBF16Rows8(SB), NOSPLIT, $0-88
 	ROWS8ARGS
+	SHLQ $1, R13
+	X8STRIDES
 
 wb8group:
 	GROUP2
@@ -290,10 +221,12 @@ wb8k:
 	VZEROUPPER
 	RET
 
-// func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, mode int, acc *float32)
+// func wideF32Rows8(out *float32, ldo int, x *float32, ldx int, w *float32, k, ldw, rows, parts, mode int, acc *float32)
 // wideBF16Rows8 for fp32 weights.
-TEXT ·wideF32Rows8(SB), NOSPLIT, $0-80
+TEXT ·wideF32Rows8(SB), NOSPLIT, $0-88
 	ROWS8ARGS
+	SHLQ $1, R13
+	X8STRIDES
 	SHLQ $1, CX
 	SHLQ $1, R14
 
