@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"math"
 	"os"
 	"unsafe"
 )
@@ -43,13 +42,10 @@ func splitBF16(dst []uint16, x []float32, parts int) {
 	for c := 0; c < len(x); c += dpStep {
 		hi := dst[c*parts:][:dpStep]
 		for j, v := range x[c : c+dpStep] {
-			hi[j] = Float32ToBF16(v)
+			var lo uint16
+			hi[j], lo = splitPart(v)
 			if parts == 2 {
-				r := v - BF16ToFloat32(hi[j])
-				if math.IsNaN(float64(r)) || math.IsInf(float64(r), 0) {
-					r = 0
-				}
-				dst[c*parts+dpStep+j] = Float32ToBF16(r)
+				dst[c*parts+dpStep+j] = lo
 			}
 		}
 	}
