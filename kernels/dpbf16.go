@@ -93,10 +93,10 @@ func redoNaNs(out, x []float32, w []uint16, m, k, n int) {
 type rowKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts int)
 
 // stretchKernel is a kernel of gemvRows for several rows of x (rowKernel's product, x in parts
-// per step as there) that can cover k steps of a longer product, as mode says: rowsResume starts from the accumulators in
-// acc (at most 1 KiB per pair of weight rows) instead of zero, rowsFinish stores the sums to
-// out, and without it the accumulators go back to acc, so a product split along k keeps its
-// bits.
+// per step as there) that can cover k steps of a longer product, as mode says: rowsResume
+// starts from the accumulators in acc (at most 1 KiB per pair of weight rows) instead of zero,
+// rowsFinish stores the sums to out, and without it the accumulators go back to acc, so a
+// product split along k keeps its bits.
 type stretchKernel[X, W float32 | uint16] func(out *float32, ldo int, x *X, ldx int, w *W, k, ldw, rows, parts, mode int, acc *float32)
 
 // The modes of a stretchKernel call.
@@ -107,9 +107,8 @@ const (
 
 // A stretchKernel call covers stretchSteps steps of k when k is longer, for stretchBlock
 // weight rows at a time: that stretch of the rows of x, at most 16 KiB (8 rows in fp32 or in two
-// bf16 parts), stays
-// in L1 while the weight rows pass over it, and their accumulators fill at most stretchAcc
-// floats.
+// bf16 parts), stays in L1 while the weight rows pass over it, and their accumulators fill at
+// most stretchAcc floats.
 const (
 	stretchSteps = 512
 	stretchBlock = 8

@@ -67,9 +67,8 @@ type isa struct {
 	// over prepared x (splitBF16, parts per chunk of dpStep) for rows (a positive multiple of
 	// 4) weight rows of k (a positive multiple of dpStep) steps; dpBF16Rows4 does so for four
 	// rows of x at once (row i at x[i·ldx], out[i·ldo]) and dpBF16Rows8 for eight (stretched;
-	// rounded x only, parts = 1),
-	// each result bit for bit as dpBF16Rows1's. Nil where the CPU has no AVX512_BF16 (then
-	// pathDP is never taken); dpBF16Rows8 may be nil alone.
+	// rounded x only, parts = 1), each result bit for bit as dpBF16Rows1's. Nil where the CPU
+	// has no AVX512_BF16 (then pathDP is never taken); dpBF16Rows8 may be nil alone.
 	dpBF16Rows1 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 	dpBF16Rows4 func(out *float32, ldo int, x *uint16, ldx int, w *uint16, k, ldw, rows, parts int)
 	dpBF16Rows8 stretchKernel[uint16, uint16]

@@ -6,11 +6,11 @@ package kernels
 // that the assembly micro-kernel streams through, so the kernel reads contiguous memory and
 // the packed B panel stays in L1 while the packed A block stays in L2. Packing also absorbs the
 // operands' layouts (transposed or not, fp32 or bf16; for the VDPBF16PS micro-kernel of
-// gemmdp.go, bf16 pairs). Products with few rows take a variant
-// without a shared B slab (gemmNarrow), where each worker packs B one micro-panel at a time,
-// and those with at most 128 rows (16 for bf16) against Linear's weights one that packs no weights
-// at all (gemmFew, gemmfew.go); those with many rows let each worker pack B itself
-// (gemmOwnSlabs). All of them sum every element of C in the same order.
+// gemmdp.go, bf16 pairs). Products with few rows take a variant without a shared B slab
+// (gemmNarrow), where each worker packs B one micro-panel at a time, and those with at most 128
+// rows (16 for bf16) against Linear's weights one that packs no weights at all (gemmFew,
+// gemmfew.go); those with many rows let each worker pack B itself (gemmOwnSlabs). All of them
+// sum every element of C in the same order.
 
 // operand is a matrix read by the product, indexed (i, p) with p along the shared dimension k:
 // element (i, p) is f32[i*rs+p*cs], for bf16 weights bf16[i*rs+p*cs], for q8_0 weights (cs = 1,

@@ -20,7 +20,8 @@
 // to bf16 instead (within 2⁻⁸: beyond those tolerances, so only by this explicit choice), =off
 // drops the path. Products of bf16 weights with more rows (prefill, training) take a packed
 // GEMM too, VDPBF16PS's (gemmdp.go, x split or rounded the same way) or an fp32 one, whichever
-// the same measurement at first use found faster (see RowChoice.PackedBF16). Work is spread over a persistent pool of GOMAXPROCS workers (see Parallel).
+// the same measurement at first use found faster (see RowChoice.PackedBF16). Work is spread
+// over a persistent pool of GOMAXPROCS workers (see Parallel).
 //
 // The package imports nothing of the project.
 package kernels

@@ -21,8 +21,8 @@ const (
 	// and 6 with AVX2): as pathDP, with fp32 x and fp32 multiply-adds, for bf16 and fp32 weights.
 	pathShared
 	// pathDP runs the VDPBF16PS products (gemvDP, bf16 weights only): each weight is read once,
-	// into registers, for eight rows at a time (k in stretches, as pathShared), then four, then
-	// one, and the block of weights from L2 for the next rows.
+	// into registers, for four rows at a time (eight, k in stretches as pathShared, where x is
+	// rounded), then one, and the block of weights from L2 for the next rows.
 	pathDP
 	numPaths
 )

@@ -171,10 +171,11 @@ func (s *isa) selfTestQ8Rows(dot func(out *float32, ldo int, qx *int8, dx *float
 
 // selfTestRows checks the row kernels, where the implementation has them, against 8 weight
 // rows: the VDPBF16PS ones for both splits of x on 13 rows of x (8 + 4 + 1 for rounded x with
-// the 8-row kernel, else 4 + 4 + 4 + 1) of stretchSteps + 2·dpStep + 3 steps (a tail in Go); the FMA
-// ones for both weight types on 13, 16 and 15 rows (AVX-512: 8 + 4 + 1, 8 + 8, 8 + 4 + 1 + 1
-// + 1; AVX2: 6 + 6 + 1, 6 + 6 + 4, 6 + 6 + 2 + 1) of stretchSteps + 2·sharedStep + 3 steps, so
-// that the stretched kernels run in two stretches (resuming, finishing) and every kernel runs.
+// the 8-row kernel, else 4 + 4 + 4 + 1) of stretchSteps + 2·dpStep + 3 steps (a tail in Go);
+// the FMA ones for both weight types on 13, 16 and 15 rows (AVX-512: 8 + 4 + 1, 8 + 8,
+// 8 + 4 + 1 + 1 + 1; AVX2: 6 + 6 + 1, 6 + 6 + 4, 6 + 6 + 2 + 1) of stretchSteps + 2·sharedStep
+// + 3 steps, so that the stretched kernels run in two stretches (resuming, finishing) and every
+// kernel runs.
 func (s *isa) selfTestRows() error {
 	var errs []error
 	if s.dpBF16Rows1 != nil {
